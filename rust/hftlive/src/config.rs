@@ -1,0 +1,164 @@
+//! Client configuration, parsed from JSON (`rust/ABI.md`).
+
+use serde::Deserialize;
+
+/// How an instrument's book is kept.
+#[derive(Deserialize, Debug, Clone, PartialEq)]
+#[serde(untagged)]
+pub enum DepthKind {
+    /// `"hashmap"`: hftbacktest's `HashMapMarketDepth`.
+    Named(String),
+    /// `{ "roi": [lower, upper] }`: hftbacktest's `ROIVectorMarketDepth`.
+    Roi { roi: [f64; 2] },
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct InstrumentConfig {
+    pub connector: String,
+    pub symbol: String,
+    pub tick_size: f64,
+    pub lot_size: f64,
+    #[serde(default)]
+    pub depth: Option<DepthKind>,
+}
+
+/// What the engine thread does when there is nothing to read.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum EngineWait {
+    /// Busy-poll with a CPU spin hint: lowest latency, a whole core.
+    Spin,
+    /// Busy-poll with `sched_yield`: low latency, a whole core unless others need it.
+    Yield,
+    /// `nanosleep` of `engine_sleep_ns` (Linux stretches short sleeps to the timer slack, ≈50 µs).
+    Sleep,
+    /// What hftbacktest's `IceoryxUnifiedChannel` does: `node.wait(1 ns)` on every poll.
+    NodeWait,
+    /// Yield for `engine_spin_us` after the last activity, then sleep: the default.
+    #[default]
+    Adaptive,
+}
+
+fn default_ring() -> usize {
+    65536
+}
+fn default_spin_us() -> u64 {
+    50
+}
+fn default_engine_spin_us() -> u64 {
+    200
+}
+fn default_sleep_ns() -> u64 {
+    1
+}
+fn default_register_ms() -> u64 {
+    500
+}
+fn default_liveness_ms() -> u64 {
+    100
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    pub instruments: Vec<InstrumentConfig>,
+    #[serde(default)]
+    pub depth: Option<DepthKind>,
+    #[serde(default = "default_ring")]
+    pub ring_capacity: usize,
+    #[serde(default)]
+    pub engine_wait: EngineWait,
+    #[serde(default = "default_engine_spin_us")]
+    pub engine_spin_us: u64,
+    #[serde(default = "default_sleep_ns")]
+    pub engine_sleep_ns: u64,
+    #[serde(default = "default_spin_us")]
+    pub poll_spin_us: u64,
+    #[serde(default = "default_register_ms")]
+    pub register_interval_ms: u64,
+    #[serde(default = "default_liveness_ms")]
+    pub liveness_interval_ms: u64,
+    #[serde(default)]
+    pub bot_id: Option<u64>,
+}
+
+impl ClientConfig {
+    /// Parses and validates a configuration.
+    pub fn parse(json: &str) -> Result<Self, String> {
+        let cfg: ClientConfig =
+            serde_json::from_str(json).map_err(|e| format!("invalid client configuration: {e}"))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.instruments.is_empty() {
+            return Err("invalid client configuration: instruments is empty".into());
+        }
+        if self.instruments.len() >= 0xFFFF {
+            return Err("invalid client configuration: too many instruments".into());
+        }
+        if !self.ring_capacity.is_power_of_two() || self.ring_capacity < 64 {
+            return Err(format!(
+                "invalid client configuration: ring_capacity {} is not a power of two >= 64",
+                self.ring_capacity
+            ));
+        }
+        if self.bot_id == Some(0) {
+            return Err("invalid client configuration: bot_id 0 is reserved (TO_ALL)".into());
+        }
+        for (i, inst) in self.instruments.iter().enumerate() {
+            let what = format!("instrument {i} ({}/{})", inst.connector, inst.symbol);
+            if inst.connector.is_empty() || inst.symbol.is_empty() {
+                return Err(format!(
+                    "invalid {what}: connector and symbol must not be empty"
+                ));
+            }
+            if !(inst.tick_size.is_finite() && inst.tick_size > 0.0) {
+                return Err(format!(
+                    "invalid {what}: tick_size {} is not a positive number",
+                    inst.tick_size
+                ));
+            }
+            if !(inst.lot_size.is_finite() && inst.lot_size > 0.0) {
+                return Err(format!(
+                    "invalid {what}: lot_size {} is not a positive number",
+                    inst.lot_size
+                ));
+            }
+            if self.instruments[..i]
+                .iter()
+                .any(|o| o.connector == inst.connector && o.symbol == inst.symbol)
+            {
+                return Err(format!("invalid {what}: listed twice"));
+            }
+            match self.depth_of(i) {
+                DepthKind::Named(n) if n == "hashmap" => {}
+                DepthKind::Named(n) => {
+                    return Err(format!(
+                        "invalid {what}: depth \"{n}\" is not \"hashmap\" or {{\"roi\": [lower, upper]}}"
+                    ))
+                }
+                DepthKind::Roi { roi: [lo, hi] } => {
+                    if !(lo.is_finite() && hi.is_finite() && lo >= 0.0 && lo < hi) {
+                        return Err(format!("invalid {what}: roi [{lo}, {hi}] is not a range 0 <= lower < upper"));
+                    }
+                    if (hi - lo) / inst.tick_size > 50_000_000.0 {
+                        return Err(format!("invalid {what}: roi [{lo}, {hi}] spans more than 50M ticks"));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The depth kind for instrument `i` (its own, else the client's, else hashmap).
+    pub fn depth_of(&self, i: usize) -> DepthKind {
+        self.instruments[i]
+            .depth
+            .clone()
+            .or_else(|| self.depth.clone())
+            .unwrap_or(DepthKind::Named("hashmap".into()))
+    }
+}

@@ -1,0 +1,638 @@
+//! The C ABI (`rust/ABI.md`). Every function returns a status code, catches panics, and takes
+//! handles that are ids into a slot table with a generation check.
+
+use std::{
+    panic::{catch_unwind, AssertUnwindSafe},
+    sync::{mpsc, Arc, Mutex},
+    thread::JoinHandle,
+    time::Duration,
+};
+
+use crate::{
+    config::ClientConfig,
+    engine::{self, order_record, OrderRefusal, Shared, State},
+    record::REC_SIZE,
+    ring::{self, WaitResult},
+};
+
+pub const HL_OK: i32 = 0;
+pub const HL_E_HANDLE: i32 = -1;
+pub const HL_E_ARGUMENT: i32 = -2;
+pub const HL_E_CLOSED: i32 = -3;
+pub const HL_E_PANIC: i32 = -4;
+pub const HL_E_IPC: i32 = -5;
+pub const HL_E_NOT_FOUND: i32 = -6;
+pub const HL_E_DUPLICATE: i32 = -7;
+pub const HL_E_FULL: i32 = -8;
+pub const HL_E_CONFIG: i32 = -9;
+pub const HL_E_BUFFER: i32 = -10;
+pub const HL_E_STATE: i32 = -11;
+
+/// ABI version checked by the TypeScript loader.
+pub const ABI_VERSION: u32 = 1;
+
+/// A table of live objects addressed by `u32` handles: low 16 bits slot, high 16 generation.
+pub struct Slots<T> {
+    items: Vec<(u16, Option<T>)>,
+}
+
+impl<T: Clone> Slots<T> {
+    pub const fn new() -> Self {
+        Self { items: Vec::new() }
+    }
+
+    pub fn insert(&mut self, v: T) -> Option<u32> {
+        let idx = match self.items.iter().position(|(_, x)| x.is_none()) {
+            Some(i) => i,
+            None => {
+                if self.items.len() >= 0xFFFF {
+                    return None;
+                }
+                self.items.push((0, None));
+                self.items.len() - 1
+            }
+        };
+        let slot = &mut self.items[idx];
+        slot.0 = slot.0.wrapping_add(1).max(1);
+        slot.1 = Some(v);
+        Some(((slot.0 as u32) << 16) | idx as u32)
+    }
+
+    pub fn get(&self, h: u32) -> Option<T> {
+        let (gen, idx) = ((h >> 16) as u16, (h & 0xFFFF) as usize);
+        match self.items.get(idx) {
+            Some((g, Some(v))) if *g == gen => Some(v.clone()),
+            _ => None,
+        }
+    }
+
+    pub fn remove(&mut self, h: u32) -> Option<T> {
+        let (gen, idx) = ((h >> 16) as u16, (h & 0xFFFF) as usize);
+        match self.items.get_mut(idx) {
+            Some((g, v @ Some(_))) if *g == gen => v.take(),
+            _ => None,
+        }
+    }
+}
+
+impl<T: Clone> Default for Slots<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A client as held by the slot table.
+#[derive(Clone)]
+pub struct Client {
+    pub shared: Arc<Shared>,
+    thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+}
+
+static CLIENTS: Mutex<Slots<Client>> = Mutex::new(Slots::new());
+
+fn client(h: u32) -> Option<Client> {
+    CLIENTS.lock().unwrap_or_else(|e| e.into_inner()).get(h)
+}
+
+/// Runs `f` and turns a panic into `HL_E_PANIC`.
+pub fn guard(f: impl FnOnce() -> i32) -> i32 {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(HL_E_PANIC)
+}
+
+/// Copies `msg` into a caller buffer (truncated at a UTF-8 boundary); returns bytes written.
+///
+/// # Safety
+/// `buf` must be null or valid for `cap` bytes of writes.
+pub unsafe fn write_msg(msg: &str, buf: *mut u8, cap: u32) -> i32 {
+    if buf.is_null() || cap == 0 {
+        return 0;
+    }
+    let mut n = msg.len().min(cap as usize);
+    while !msg.is_char_boundary(n) {
+        n -= 1;
+    }
+    // SAFETY: the caller guarantees `buf` is valid for `cap` bytes and n <= cap.
+    unsafe { std::ptr::copy_nonoverlapping(msg.as_ptr(), buf, n) };
+    n as i32
+}
+
+fn set_error(c: &Client, code: i32, msg: impl Into<String>) -> i32 {
+    *c.shared
+        .last_error
+        .lock()
+        .unwrap_or_else(|e| e.into_inner()) = msg.into();
+    code
+}
+
+/// Opens a client from a JSON configuration; the engine thread builds its IPC ports before
+/// this returns, so IPC failures are reported here.
+pub fn open_client(json: &str) -> Result<Client, (i32, String)> {
+    let config = ClientConfig::parse(json).map_err(|m| (HL_E_CONFIG, m))?;
+    let bot_id = config.bot_id.unwrap_or_else(|| loop {
+        let id: u64 = rand::random();
+        if id != 0 {
+            break id;
+        }
+    });
+    let (producer, consumer) = ring::ring(config.ring_capacity);
+    let (cmd_tx, cmd_rx) = mpsc::sync_channel(65536);
+    let assets = config
+        .instruments
+        .iter()
+        .enumerate()
+        .map(|(i, inst)| engine::AssetState {
+            symbol: inst.symbol.clone(),
+            conn: 0,
+            tick_size: inst.tick_size,
+            lot_size: inst.lot_size,
+            book: crate::book::Book::new(&config.depth_of(i), inst.tick_size, inst.lot_size),
+            position: 0.0,
+            position_ts: 0,
+            orders: Default::default(),
+            done: Default::default(),
+        })
+        .collect();
+    let ring_capacity = config.ring_capacity;
+    let shared = Arc::new(Shared {
+        signal: Default::default(),
+        consumer: Mutex::new(consumer),
+        cmd_tx,
+        state: Mutex::new(State { assets }),
+        messages: Default::default(),
+        last_error: Default::default(),
+        stats: Default::default(),
+        config,
+        bot_id,
+        ring_capacity,
+    });
+    let (ready_tx, ready_rx) = mpsc::sync_channel(1);
+    let s2 = shared.clone();
+    let thread = std::thread::Builder::new()
+        .name("hftlive-engine".into())
+        .spawn(move || engine::run(s2, cmd_rx, producer, ready_tx))
+        .map_err(|e| (HL_E_IPC, format!("cannot start the engine thread: {e}")))?;
+    match ready_rx.recv() {
+        Ok(Ok(())) => Ok(Client {
+            shared,
+            thread: Arc::new(Mutex::new(Some(thread))),
+        }),
+        Ok(Err(msg)) => {
+            let _ = thread.join();
+            Err((HL_E_IPC, msg))
+        }
+        Err(_) => {
+            let _ = thread.join();
+            Err((
+                HL_E_PANIC,
+                "the engine thread panicked while starting".into(),
+            ))
+        }
+    }
+}
+
+impl Client {
+    /// Stops the engine and joins it. Pending waits return `HL_E_CLOSED`.
+    pub fn close(&self) {
+        self.shared.signal.close();
+        if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = t.join();
+        }
+    }
+
+    pub fn drain(&self, out: &mut [u8]) -> usize {
+        let mut c = self
+            .shared
+            .consumer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        c.drain_into(out, &self.shared.signal)
+    }
+}
+
+fn slice_mut<'a>(buf: *mut u8, len: usize) -> Option<&'a mut [u8]> {
+    if buf.is_null() {
+        return None;
+    }
+    // SAFETY: the C ABI contract: `buf` is valid for `len` bytes of writes for this call.
+    Some(unsafe { std::slice::from_raw_parts_mut(buf, len) })
+}
+
+/// ABI version (`rust/ABI.md`).
+#[no_mangle]
+pub extern "C" fn hl_abi_version() -> u32 {
+    ABI_VERSION
+}
+
+/// Wall clock in ns since the Unix epoch, as f64.
+#[no_mangle]
+pub extern "C" fn hl_now() -> f64 {
+    engine::now_ns() as f64
+}
+
+/// # Safety
+/// `cfg` valid for `cfg_len` bytes; `out_handle` valid for one u32; `err` null or valid for
+/// `err_cap` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn hl_client_open(
+    cfg: *const u8,
+    cfg_len: u32,
+    out_handle: *mut u32,
+    err: *mut u8,
+    err_cap: u32,
+) -> i32 {
+    guard(|| {
+        let fail = |code: i32, msg: &str| {
+            // SAFETY: per this function's contract.
+            unsafe { write_msg(msg, err, err_cap) };
+            code
+        };
+        if cfg.is_null() || out_handle.is_null() {
+            return fail(
+                HL_E_ARGUMENT,
+                "hl_client_open: null configuration or handle pointer",
+            );
+        }
+        // SAFETY: per this function's contract.
+        let bytes = unsafe { std::slice::from_raw_parts(cfg, cfg_len as usize) };
+        let Ok(json) = std::str::from_utf8(bytes) else {
+            return fail(HL_E_CONFIG, "invalid client configuration: not UTF-8");
+        };
+        match open_client(json) {
+            Ok(c) => {
+                let h = CLIENTS
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(c.clone());
+                match h {
+                    Some(h) => {
+                        // SAFETY: checked non-null above; valid per contract.
+                        unsafe { *out_handle = h };
+                        HL_OK
+                    }
+                    None => {
+                        c.close();
+                        fail(HL_E_FULL, "too many open clients")
+                    }
+                }
+            }
+            Err((code, msg)) => fail(code, &msg),
+        }
+    })
+}
+
+/// Closes a client: wakes waits, stops and joins its engine thread.
+#[no_mangle]
+pub extern "C" fn hl_client_close(h: u32) -> i32 {
+    guard(|| {
+        let c = CLIENTS.lock().unwrap_or_else(|e| e.into_inner()).remove(h);
+        match c {
+            Some(c) => {
+                c.close();
+                HL_OK
+            }
+            None => HL_E_HANDLE,
+        }
+    })
+}
+
+/// Wakes every pending `hl_client_wait` on the client.
+#[no_mangle]
+pub extern "C" fn hl_client_wake(h: u32) -> i32 {
+    guard(|| match client(h) {
+        Some(c) => {
+            c.shared.signal.wake_all();
+            HL_OK
+        }
+        None => HL_E_HANDLE,
+    })
+}
+
+fn wait_code(r: WaitResult) -> i32 {
+    match r {
+        WaitResult::Ready(n) => n.min(i32::MAX as usize) as i32,
+        WaitResult::Timeout | WaitResult::Woken => 0,
+        WaitResult::Closed => HL_E_CLOSED,
+    }
+}
+
+/// Waits (parks) until records are ready, the timeout passes, the client is woken or closed.
+#[no_mangle]
+pub extern "C" fn hl_client_wait(h: u32, timeout_ms: u32) -> i32 {
+    guard(|| match client(h) {
+        Some(c) => wait_code(
+            c.shared
+                .signal
+                .wait(Duration::from_millis(timeout_ms as u64), Duration::ZERO),
+        ),
+        None => HL_E_HANDLE,
+    })
+}
+
+/// # Safety
+/// `buf` valid for `max_records * 64` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn hl_client_drain(h: u32, buf: *mut u8, max_records: u32) -> i32 {
+    guard(|| {
+        let Some(c) = client(h) else {
+            return HL_E_HANDLE;
+        };
+        let Some(out) = slice_mut(buf, max_records as usize * REC_SIZE) else {
+            return set_error(&c, HL_E_ARGUMENT, "hl_client_drain: null buffer");
+        };
+        c.drain(out) as i32
+    })
+}
+
+/// # Safety
+/// `buf` valid for `max_records * 64` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn hl_client_poll(
+    h: u32,
+    buf: *mut u8,
+    max_records: u32,
+    timeout_us: u32,
+) -> i32 {
+    guard(|| {
+        let Some(c) = client(h) else {
+            return HL_E_HANDLE;
+        };
+        let Some(out) = slice_mut(buf, max_records as usize * REC_SIZE) else {
+            return set_error(&c, HL_E_ARGUMENT, "hl_client_poll: null buffer");
+        };
+        let spin = Duration::from_micros(c.shared.config.poll_spin_us);
+        match c
+            .shared
+            .signal
+            .wait(Duration::from_micros(timeout_us as u64), spin)
+        {
+            WaitResult::Ready(_) => c.drain(out) as i32,
+            WaitResult::Closed => HL_E_CLOSED,
+            _ => 0,
+        }
+    })
+}
+
+fn refusal(c: &Client, r: OrderRefusal) -> i32 {
+    match r {
+        OrderRefusal::Argument(m) => set_error(c, HL_E_ARGUMENT, m),
+        OrderRefusal::NotFound(m) => set_error(c, HL_E_NOT_FOUND, m),
+        OrderRefusal::Duplicate(m) => set_error(c, HL_E_DUPLICATE, m),
+        OrderRefusal::State(m) => set_error(c, HL_E_STATE, m),
+        OrderRefusal::Full(m) => set_error(c, HL_E_FULL, m),
+        OrderRefusal::Closed => set_error(c, HL_E_CLOSED, "the client is closed"),
+    }
+}
+
+/// Submits a new order (see `rust/ABI.md` for the argument encoding).
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub extern "C" fn hl_client_submit(
+    h: u32,
+    asset: u32,
+    order_id: f64,
+    side: i32,
+    price: f64,
+    qty: f64,
+    tif: u32,
+    ord_type: u32,
+) -> i32 {
+    guard(|| {
+        let Some(c) = client(h) else {
+            return HL_E_HANDLE;
+        };
+        match c
+            .shared
+            .submit(asset, order_id, side, price, qty, tif, ord_type)
+        {
+            Ok(()) => HL_OK,
+            Err(r) => refusal(&c, r),
+        }
+    })
+}
+
+/// Requests the cancellation of an order.
+#[no_mangle]
+pub extern "C" fn hl_client_cancel(h: u32, asset: u32, order_id: f64) -> i32 {
+    guard(|| {
+        let Some(c) = client(h) else {
+            return HL_E_HANDLE;
+        };
+        match c.shared.cancel(asset, order_id) {
+            Ok(()) => HL_OK,
+            Err(r) => refusal(&c, r),
+        }
+    })
+}
+
+/// # Safety
+/// `out` valid for 2 f64.
+#[no_mangle]
+pub unsafe extern "C" fn hl_client_position(h: u32, asset: u32, out: *mut f64) -> i32 {
+    guard(|| {
+        let Some(c) = client(h) else {
+            return HL_E_HANDLE;
+        };
+        if out.is_null() {
+            return set_error(&c, HL_E_ARGUMENT, "hl_client_position: null buffer");
+        }
+        let st = c.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(a) = st.assets.get(asset as usize) else {
+            return set_error(
+                &c,
+                HL_E_NOT_FOUND,
+                format!("asset {asset} is not configured"),
+            );
+        };
+        // SAFETY: checked non-null; valid for 2 f64 per contract.
+        unsafe {
+            *out = a.position;
+            *out.add(1) = a.position_ts as f64;
+        }
+        HL_OK
+    })
+}
+
+/// # Safety
+/// `out` valid for `2 + 4 * levels` f64.
+#[no_mangle]
+pub unsafe extern "C" fn hl_client_depth(h: u32, asset: u32, levels: u32, out: *mut f64) -> i32 {
+    guard(|| {
+        let Some(c) = client(h) else {
+            return HL_E_HANDLE;
+        };
+        if out.is_null() {
+            return set_error(&c, HL_E_ARGUMENT, "hl_client_depth: null buffer");
+        }
+        let levels = levels as usize;
+        // SAFETY: valid for 2 + 4*levels f64 per contract.
+        let out = unsafe { std::slice::from_raw_parts_mut(out, 2 + 4 * levels) };
+        let st = c.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(a) = st.assets.get(asset as usize) else {
+            return set_error(
+                &c,
+                HL_E_NOT_FOUND,
+                format!("asset {asset} is not configured"),
+            );
+        };
+        let (bids, asks) = a.book.top(levels);
+        out[0] = bids.len() as f64;
+        out[1] = asks.len() as f64;
+        for (i, (p, q)) in bids.iter().enumerate() {
+            out[2 + 2 * i] = *p;
+            out[3 + 2 * i] = *q;
+        }
+        let base = 2 + 2 * levels;
+        for (i, (p, q)) in asks.iter().enumerate() {
+            out[base + 2 * i] = *p;
+            out[base + 1 + 2 * i] = *q;
+        }
+        HL_OK
+    })
+}
+
+/// # Safety
+/// `buf` valid for `max_records * 64` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn hl_client_orders(
+    h: u32,
+    asset: u32,
+    buf: *mut u8,
+    max_records: u32,
+) -> i32 {
+    guard(|| {
+        let Some(c) = client(h) else {
+            return HL_E_HANDLE;
+        };
+        let Some(out) = slice_mut(buf, max_records as usize * REC_SIZE) else {
+            return set_error(&c, HL_E_ARGUMENT, "hl_client_orders: null buffer");
+        };
+        let st = c.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(a) = st.assets.get(asset as usize) else {
+            return set_error(
+                &c,
+                HL_E_NOT_FOUND,
+                format!("asset {asset} is not configured"),
+            );
+        };
+        if a.orders.len() > max_records as usize {
+            return set_error(
+                &c,
+                HL_E_BUFFER,
+                format!(
+                    "{} active orders do not fit in {max_records} records",
+                    a.orders.len()
+                ),
+            );
+        }
+        let mut ids: Vec<_> = a.orders.keys().copied().collect();
+        ids.sort_unstable();
+        for (i, id) in ids.iter().enumerate() {
+            let o = &a.orders[id];
+            out[i * REC_SIZE..(i + 1) * REC_SIZE].copy_from_slice(&order_record(
+                asset as usize,
+                o,
+                o.status as u8,
+            ));
+        }
+        ids.len() as i32
+    })
+}
+
+/// # Safety
+/// `out` valid for `n` f64.
+#[no_mangle]
+pub unsafe extern "C" fn hl_client_stats(h: u32, out: *mut f64, n: u32) -> i32 {
+    guard(|| {
+        let Some(c) = client(h) else {
+            return HL_E_HANDLE;
+        };
+        if out.is_null() {
+            return set_error(&c, HL_E_ARGUMENT, "hl_client_stats: null buffer");
+        }
+        use std::sync::atomic::Ordering::Relaxed;
+        let s = &c.shared.stats;
+        let v = [
+            s.pushed.load(Relaxed) as f64,
+            s.dropped.load(Relaxed) as f64,
+            s.foreign_orders.load(Relaxed) as f64,
+            s.ipc_errors.load(Relaxed) as f64,
+            s.registrations.load(Relaxed) as f64,
+            s.loops.load(Relaxed) as f64,
+            c.shared.ring_capacity as f64,
+            c.shared.signal.ready() as f64,
+        ];
+        let k = v.len().min(n as usize);
+        // SAFETY: valid for n f64 per contract; k <= n.
+        unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), out, k) };
+        k as i32
+    })
+}
+
+/// # Safety
+/// `buf` null or valid for `cap` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn hl_last_error(h: u32, buf: *mut u8, cap: u32) -> i32 {
+    guard(|| {
+        let Some(c) = client(h) else {
+            return HL_E_HANDLE;
+        };
+        let msg = c
+            .shared
+            .last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        // SAFETY: per contract.
+        unsafe { write_msg(&msg, buf, cap) }
+    })
+}
+
+/// # Safety
+/// `buf` null or valid for `cap` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn hl_client_take_message(h: u32, buf: *mut u8, cap: u32) -> i32 {
+    guard(|| {
+        let Some(c) = client(h) else {
+            return HL_E_HANDLE;
+        };
+        let msg = c
+            .shared
+            .messages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop_front();
+        match msg {
+            // SAFETY: per contract.
+            Some(m) => unsafe { write_msg(&m, buf, cap) },
+            None => 0,
+        }
+    })
+}
+
+/// Removes dead iceoryx2 nodes left by killed processes; returns how many.
+#[no_mangle]
+pub extern "C" fn hl_cleanup_stale() -> i32 {
+    guard(|| {
+        crate::iox::prepare_dirs();
+        crate::iox::cleanup_dead_nodes() as i32
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_reject_stale_and_double_removed_handles() {
+        let mut s: Slots<u32> = Slots::new();
+        let a = s.insert(1).unwrap();
+        assert_eq!(s.get(a), Some(1));
+        assert_eq!(s.remove(a), Some(1));
+        assert_eq!(s.remove(a), None, "double close");
+        let b = s.insert(2).unwrap();
+        assert_eq!(a & 0xFFFF, b & 0xFFFF, "slot reused");
+        assert_ne!(a, b, "generation differs");
+        assert_eq!(s.get(a), None, "stale handle");
+        assert_eq!(s.get(0xDEAD_BEEF), None);
+    }
+}

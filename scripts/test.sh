@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Builds the native library and runs every test (Rust, then Deno), then checks that the tests
+# left no iceoryx2 files behind. Ends with one line: "N passed, N failed".
+# Used by `deno task test`, `bash scripts/run.sh test` and .ci/run.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+DENO=${DENO:-}
+if [ -z "$DENO" ]; then
+  if command -v deno >/dev/null 2>&1; then DENO=$(command -v deno)
+  elif [ -x "$ROOT/.tools/node_modules/.bin/deno" ]; then DENO="$ROOT/.tools/node_modules/.bin/deno"
+  else echo "deno not found: run 'bash scripts/run.sh test' to install it" >&2; echo "0 passed, 1 failed"; exit 1
+  fi
+fi
+
+passed=0
+failed=0
+logdir=$(mktemp -d /tmp/hftlive-test.XXXXXX)
+
+# Small shared-memory channels for the tests (the connector and every bot must agree;
+# the sim runs in the same process or inherits this environment).
+cat >"$logdir/channel.toml" <<'EOF'
+buffer_size = 4096
+max_bots = 16
+EOF
+export HFTBACKTEST_CHANNEL_CONFIG="$logdir/channel.toml"
+
+iox_files() { { find /tmp/iceoryx2 -type f 2>/dev/null; ls -1 /dev/shm 2>/dev/null | grep '^iox2_' | sed 's|^|/dev/shm/|'; } | sort; }
+iox_files >"$logdir/iox-before"
+
+echo "== cargo build --release" >&2
+if ! (cd rust && cargo build --release --workspace --quiet) 2>"$logdir/build.log"; then
+  cat "$logdir/build.log" >&2
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+
+echo "== cargo test --release" >&2
+(cd rust && cargo test --release --workspace 2>&1) | tee "$logdir/cargo-test.log" >&2
+rust_ok=${PIPESTATUS[0]}
+while read -r p f; do
+  passed=$((passed + p)); failed=$((failed + f))
+done < <(sed -n 's/^test result: [A-Za-z]*\. \([0-9]*\) passed; \([0-9]*\) failed.*/\1 \2/p' "$logdir/cargo-test.log")
+if [ "$rust_ok" != 0 ] && ! grep -q '^test result: FAILED' "$logdir/cargo-test.log"; then
+  failed=$((failed + 1)) # a build or harness failure, not a counted test
+fi
+
+echo "== deno test" >&2
+"$DENO" test --allow-ffi --allow-env --allow-read --allow-write --allow-run tests/ 2>&1 | tee "$logdir/deno-test.log" >&2
+deno_ok=${PIPESTATUS[0]}
+line=$(sed 's/\x1b\[[0-9;]*m//g' "$logdir/deno-test.log" | grep -E '^(ok|FAILED) \| [0-9]+ passed' | tail -1)
+if [ -n "$line" ]; then
+  p=$(sed -E 's/.*\| ([0-9]+) passed.*/\1/' <<<"$line")
+  f=$(sed -E 's/.*\| ([0-9]+) failed.*/\1/' <<<"$line")
+  passed=$((passed + p)); failed=$((failed + f))
+elif [ "$deno_ok" != 0 ]; then
+  failed=$((failed + 1))
+fi
+
+# The tests must clean up after themselves: no new iceoryx2 files.
+iox_files >"$logdir/iox-after"
+left=$(comm -13 "$logdir/iox-before" "$logdir/iox-after")
+if [ -n "$left" ]; then
+  echo "== iceoryx2 files left behind by the tests:" >&2
+  echo "$left" >&2
+  failed=$((failed + 1))
+else
+  echo "== no iceoryx2 files left behind" >&2
+  passed=$((passed + 1))
+fi
+
+rm -rf "$logdir"
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

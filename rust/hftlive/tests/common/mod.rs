@@ -116,7 +116,11 @@ impl TestClient {
         None
     }
 
-    pub fn depth(&self, asset: u32, levels: usize) -> (Vec<(f64, f64)>, Vec<(f64, f64)>) {
+    pub fn depth(
+        &self,
+        asset: u32,
+        levels: usize,
+    ) -> (hftlive::book::Levels, hftlive::book::Levels) {
         let mut out = vec![0f64; 2 + 4 * levels];
         // SAFETY: out holds 2 + 4*levels f64.
         let rc = unsafe { hl_client_depth(self.h, asset, levels as u32, out.as_mut_ptr()) };
@@ -130,6 +134,7 @@ impl TestClient {
         (bids, asks)
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn submit(
         &self,
         asset: u32,

@@ -40,6 +40,18 @@ pub enum EngineWait {
     Adaptive,
 }
 
+/// Where the engine runs.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// A dedicated engine thread per client (stream mode; any thread may drain).
+    #[default]
+    Thread,
+    /// No engine thread: `hl_client_poll` runs the engine on the thread that opened the client
+    /// (hot-loop mode, the lowest latency: no hand-off between threads).
+    Inline,
+}
+
 fn default_ring() -> usize {
     65536
 }
@@ -67,6 +79,8 @@ pub struct ClientConfig {
     pub depth: Option<DepthKind>,
     #[serde(default = "default_ring")]
     pub ring_capacity: usize,
+    #[serde(default)]
+    pub mode: Mode,
     #[serde(default)]
     pub engine_wait: EngineWait,
     #[serde(default = "default_engine_spin_us")]

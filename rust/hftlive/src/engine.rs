@@ -20,7 +20,7 @@ use std::{
 };
 
 use hftbacktest::{
-    live::ipc::iceoryx::IceoryxChannel,
+    live::ipc::{iceoryx::IceoryxChannel, TO_ALL},
     prelude::{
         ErrorKind, Event, LiveError, LiveEvent, LiveRequest, OrdType, Order, Side, Status,
         TimeInForce, Value,
@@ -337,13 +337,21 @@ struct AssetReg {
     bbo: Bbo,
 }
 
-struct Engine {
+/// The engine: owns the IPC ports (not `Send`), so it lives on one thread.
+pub struct Engine {
     shared: Arc<Shared>,
     conns: Vec<Conn>,
     regs: Vec<AssetReg>,
     out: RingProducer,
     cmd_rx: Receiver<Cmd>,
     wait_node: Option<iceoryx2::node::Node<ipc::Service>>,
+    liveness_every: Duration,
+    register_every: Duration,
+    spin_for: Duration,
+    sleep_for: Duration,
+    last_liveness: Option<Instant>,
+    last_activity: Instant,
+    loops: u64,
 }
 
 /// Builds the ports on the calling (engine) thread and runs until the client closes.
@@ -368,7 +376,7 @@ pub fn run(
 }
 
 impl Engine {
-    fn build(
+    pub fn build(
         shared: Arc<Shared>,
         cmd_rx: Receiver<Cmd>,
         out: RingProducer,
@@ -428,7 +436,19 @@ impl Engine {
                 },
             })
             .collect();
+        let cfg = &shared.config;
+        let liveness_every = Duration::from_millis(cfg.liveness_interval_ms.max(1));
+        let register_every = Duration::from_millis(cfg.register_interval_ms.max(1));
+        let spin_for = Duration::from_micros(cfg.engine_spin_us);
+        let sleep_for = Duration::from_nanos(cfg.engine_sleep_ns.max(1));
         Ok(Self {
+            liveness_every,
+            register_every,
+            spin_for,
+            sleep_for,
+            last_liveness: None,
+            last_activity: Instant::now(),
+            loops: 0,
             shared,
             conns,
             regs,
@@ -439,86 +459,101 @@ impl Engine {
     }
 
     fn run(&mut self) {
-        let cfg = self.shared.config.clone();
-        let liveness_every = Duration::from_millis(cfg.liveness_interval_ms.max(1));
-        let register_every = Duration::from_millis(cfg.register_interval_ms.max(1));
-        let spin_for = Duration::from_micros(cfg.engine_spin_us);
-        let sleep_for = Duration::from_nanos(cfg.engine_sleep_ns.max(1));
-        let mut last_liveness: Option<Instant> = None;
-        let mut last_activity = Instant::now();
-        let mut loops = 0u64;
-        loop {
-            if self.shared.signal.is_closed() {
-                break;
+        while !self.shared.signal.is_closed() {
+            if !self.step() {
+                self.idle();
             }
-            loops += 1;
-            let mut busy = false;
-            // Commands from JavaScript.
-            while let Ok(cmd) = self.cmd_rx.try_recv() {
-                busy = true;
-                self.send_order(cmd);
-            }
-            // Events from every connector (bounded per pass so commands stay responsive).
-            for c in 0..self.conns.len() {
-                for _ in 0..512 {
-                    match self.conns[c].ch.receive() {
-                        Ok(Some((dst, ev))) => {
-                            busy = true;
-                            if dst == 0 || dst == self.shared.bot_id {
-                                self.on_event(c, ev);
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            self.shared.stats.ipc_errors.fetch_add(1, Ordering::Relaxed);
-                            self.engine_error(format!(
-                                "cannot receive from connector \"{}\": {e}",
-                                self.conns[c].name
-                            ));
-                            break;
+        }
+        self.out.flush(&self.shared.signal);
+    }
+
+    /// One pass: commands, every connector's events, liveness, registrations, flush.
+    /// Returns whether anything happened.
+    pub fn step(&mut self) -> bool {
+        self.loops += 1;
+        let mut busy = false;
+        busy |= self.send_commands();
+        // Events from every connector (bounded per pass so commands stay responsive).
+        for c in 0..self.conns.len() {
+            for _ in 0..512 {
+                match self.conns[c].ch.receive() {
+                    Ok(Some((dst, ev))) => {
+                        busy = true;
+                        if dst == self.shared.bot_id {
+                            self.on_event(c, ev, true);
+                        } else if dst == TO_ALL {
+                            self.on_event(c, ev, false);
                         }
                     }
-                }
-            }
-            let now = Instant::now();
-            if last_liveness.is_none_or(|t| now - t >= liveness_every) {
-                last_liveness = Some(now);
-                self.check_liveness();
-                self.shared.stats.loops.store(loops, Ordering::Relaxed);
-            }
-            self.register(now, register_every);
-            self.out.flush(&self.shared.signal);
-            self.shared
-                .stats
-                .pushed
-                .store(self.out.pushed_total, Ordering::Relaxed);
-            self.shared
-                .stats
-                .dropped
-                .store(self.out.dropped_total, Ordering::Relaxed);
-            if busy {
-                last_activity = now;
-                continue;
-            }
-            match cfg.engine_wait {
-                EngineWait::Spin => std::hint::spin_loop(),
-                EngineWait::Yield => std::thread::yield_now(),
-                EngineWait::Sleep => std::thread::sleep(sleep_for),
-                EngineWait::NodeWait => {
-                    if let Some(n) = &self.wait_node {
-                        let _ = n.wait(Duration::from_nanos(1));
-                    }
-                }
-                EngineWait::Adaptive => {
-                    if now - last_activity < spin_for {
-                        std::thread::yield_now();
-                    } else {
-                        std::thread::sleep(sleep_for);
+                    Ok(None) => break,
+                    Err(e) => {
+                        self.shared.stats.ipc_errors.fetch_add(1, Ordering::Relaxed);
+                        self.engine_error(format!(
+                            "cannot receive from connector \"{}\": {e}",
+                            self.conns[c].name
+                        ));
+                        break;
                     }
                 }
             }
         }
+        let now = Instant::now();
+        if self
+            .last_liveness
+            .is_none_or(|t| now - t >= self.liveness_every)
+        {
+            self.last_liveness = Some(now);
+            self.check_liveness();
+            self.shared.stats.loops.store(self.loops, Ordering::Relaxed);
+        }
+        self.register(now, self.register_every);
         self.out.flush(&self.shared.signal);
+        self.shared
+            .stats
+            .pushed
+            .store(self.out.pushed_total, Ordering::Relaxed);
+        self.shared
+            .stats
+            .dropped
+            .store(self.out.dropped_total, Ordering::Relaxed);
+        if busy {
+            self.last_activity = now;
+        }
+        busy
+    }
+
+    /// Sends every queued command; returns whether there was any.
+    pub fn send_commands(&mut self) -> bool {
+        let mut any = false;
+        while let Ok(cmd) = self.cmd_rx.try_recv() {
+            any = true;
+            self.send_order(cmd);
+        }
+        if any {
+            self.out.flush(&self.shared.signal);
+        }
+        any
+    }
+
+    /// What to do after a pass that found nothing (`engine_wait`).
+    pub fn idle(&mut self) {
+        match self.shared.config.engine_wait {
+            EngineWait::Spin => std::hint::spin_loop(),
+            EngineWait::Yield => std::thread::yield_now(),
+            EngineWait::Sleep => std::thread::sleep(self.sleep_for),
+            EngineWait::NodeWait => {
+                if let Some(n) = &self.wait_node {
+                    let _ = n.wait(Duration::from_nanos(1));
+                }
+            }
+            EngineWait::Adaptive => {
+                if self.last_activity.elapsed() < self.spin_for {
+                    std::thread::yield_now();
+                } else {
+                    std::thread::sleep(self.sleep_for);
+                }
+            }
+        }
     }
 
     fn stage(&mut self, rec: Rec) {
@@ -686,8 +721,12 @@ impl Engine {
         }
     }
 
-    fn on_event(&mut self, c: usize, ev: LiveEvent) {
+    /// `to_me`: addressed to this bot (a registration answer) rather than to all bots.
+    fn on_event(&mut self, c: usize, ev: LiveEvent, to_me: bool) {
         match ev {
+            // Connectors also wrap market data in batches sent to all bots (binancefutures does
+            // for every depth message): only a batch addressed to us answers a registration.
+            LiveEvent::BatchStart | LiveEvent::BatchEnd if !to_me => {}
             LiveEvent::BatchStart => {
                 self.conns[c].batch = Some(Vec::new());
             }

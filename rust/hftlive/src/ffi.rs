@@ -4,13 +4,13 @@
 use std::{
     panic::{catch_unwind, AssertUnwindSafe},
     sync::{mpsc, Arc, Mutex},
-    thread::JoinHandle,
+    thread::{JoinHandle, ThreadId},
     time::Duration,
 };
 
 use crate::{
-    config::ClientConfig,
-    engine::{self, order_record, OrderRefusal, Shared, State},
+    config::{ClientConfig, Mode},
+    engine::{self, order_record, Engine, OrderRefusal, Shared, State},
     record::REC_SIZE,
     ring::{self, WaitResult},
 };
@@ -81,11 +81,58 @@ impl<T: Clone> Default for Slots<T> {
     }
 }
 
+/// An engine run by the thread that opened the client (`"mode": "inline"`).
+pub struct InlineEngine {
+    owner: ThreadId,
+    engine: Mutex<Option<Engine>>,
+}
+
+// SAFETY: `Engine` is not `Send` only because hftbacktest's and iceoryx2's ports hold `Rc`s
+// that never leave it. Every access goes through `with`, which refuses any thread but the
+// owner, and `Drop` on another thread leaks the engine instead of touching it, so the `Rc`s
+// are only ever used by the thread that created them.
+unsafe impl Send for InlineEngine {}
+// SAFETY: as above; the mutex serialises the owner's own (re-entrant free) calls.
+unsafe impl Sync for InlineEngine {}
+
+impl InlineEngine {
+    /// Runs `f` on the engine if called from the owner thread and the engine is still open.
+    pub fn with<R>(&self, f: impl FnOnce(&mut Engine) -> R) -> Option<R> {
+        if std::thread::current().id() != self.owner {
+            return None;
+        }
+        let mut g = self.engine.lock().unwrap_or_else(|e| e.into_inner());
+        g.as_mut().map(f)
+    }
+
+    fn close(&self) {
+        let taken = {
+            let mut g = self.engine.lock().unwrap_or_else(|e| e.into_inner());
+            g.take()
+        };
+        if let Some(e) = taken {
+            if std::thread::current().id() == self.owner {
+                drop(e);
+            } else {
+                // Closed from another thread: the ports may not be touched here.
+                std::mem::forget(e);
+            }
+        }
+    }
+}
+
+impl Drop for InlineEngine {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
 /// A client as held by the slot table.
 #[derive(Clone)]
 pub struct Client {
     pub shared: Arc<Shared>,
     thread: Arc<Mutex<Option<JoinHandle<()>>>>,
+    inline: Option<Arc<InlineEngine>>,
 }
 
 static CLIENTS: Mutex<Slots<Client>> = Mutex::new(Slots::new());
@@ -165,6 +212,17 @@ pub fn open_client(json: &str) -> Result<Client, (i32, String)> {
         bot_id,
         ring_capacity,
     });
+    if shared.config.mode == Mode::Inline {
+        let engine = Engine::build(shared.clone(), cmd_rx, producer).map_err(|m| (HL_E_IPC, m))?;
+        return Ok(Client {
+            shared,
+            thread: Arc::new(Mutex::new(None)),
+            inline: Some(Arc::new(InlineEngine {
+                owner: std::thread::current().id(),
+                engine: Mutex::new(Some(engine)),
+            })),
+        });
+    }
     let (ready_tx, ready_rx) = mpsc::sync_channel(1);
     let s2 = shared.clone();
     let thread = std::thread::Builder::new()
@@ -175,6 +233,7 @@ pub fn open_client(json: &str) -> Result<Client, (i32, String)> {
         Ok(Ok(())) => Ok(Client {
             shared,
             thread: Arc::new(Mutex::new(Some(thread))),
+            inline: None,
         }),
         Ok(Err(msg)) => {
             let _ = thread.join();
@@ -194,8 +253,59 @@ impl Client {
     /// Stops the engine and joins it. Pending waits return `HL_E_CLOSED`.
     pub fn close(&self) {
         self.shared.signal.close();
+        if let Some(i) = &self.inline {
+            i.close();
+        }
         if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = t.join();
+        }
+    }
+
+    /// Hot-loop poll: waits up to `timeout` for records and drains them into `out`. An inline
+    /// client runs its engine here; a threaded one waits for its engine thread.
+    pub fn poll(&self, out: &mut [u8], timeout: Duration) -> i32 {
+        let Some(inline) = &self.inline else {
+            let spin = Duration::from_micros(self.shared.config.poll_spin_us);
+            return match self.shared.signal.wait(timeout, spin) {
+                WaitResult::Ready(_) => self.drain(out) as i32,
+                WaitResult::Closed => HL_E_CLOSED,
+                _ => 0,
+            };
+        };
+        let start = std::time::Instant::now();
+        let r = inline.with(|engine| loop {
+            if self.shared.signal.is_closed() {
+                return HL_E_CLOSED;
+            }
+            if self.shared.signal.ready() > 0 {
+                return self.drain(out) as i32;
+            }
+            let busy = engine.step();
+            if self.shared.signal.ready() > 0 {
+                continue;
+            }
+            if start.elapsed() >= timeout {
+                return 0;
+            }
+            if !busy {
+                engine.idle();
+            }
+        });
+        match r {
+            Some(rc) => rc,
+            None if self.shared.signal.is_closed() => HL_E_CLOSED,
+            None => set_error(
+                self,
+                HL_E_STATE,
+                "an inline client can only be polled by the thread that opened it",
+            ),
+        }
+    }
+
+    /// After a submit or cancel: an inline client sends at once when called on its thread.
+    fn flush_commands(&self) {
+        if let Some(i) = &self.inline {
+            i.with(|e| e.send_commands());
         }
     }
 
@@ -319,6 +429,11 @@ fn wait_code(r: WaitResult) -> i32 {
 #[no_mangle]
 pub extern "C" fn hl_client_wait(h: u32, timeout_ms: u32) -> i32 {
     guard(|| match client(h) {
+        Some(c) if c.inline.is_some() => set_error(
+            &c,
+            HL_E_STATE,
+            "an inline client has no engine thread to wait for: use hl_client_poll",
+        ),
         Some(c) => wait_code(
             c.shared
                 .signal
@@ -359,16 +474,7 @@ pub unsafe extern "C" fn hl_client_poll(
         let Some(out) = slice_mut(buf, max_records as usize * REC_SIZE) else {
             return set_error(&c, HL_E_ARGUMENT, "hl_client_poll: null buffer");
         };
-        let spin = Duration::from_micros(c.shared.config.poll_spin_us);
-        match c
-            .shared
-            .signal
-            .wait(Duration::from_micros(timeout_us as u64), spin)
-        {
-            WaitResult::Ready(_) => c.drain(out) as i32,
-            WaitResult::Closed => HL_E_CLOSED,
-            _ => 0,
-        }
+        c.poll(out, Duration::from_micros(timeout_us as u64))
     })
 }
 
@@ -404,7 +510,10 @@ pub extern "C" fn hl_client_submit(
             .shared
             .submit(asset, order_id, side, price, qty, tif, ord_type)
         {
-            Ok(()) => HL_OK,
+            Ok(()) => {
+                c.flush_commands();
+                HL_OK
+            }
             Err(r) => refusal(&c, r),
         }
     })
@@ -418,7 +527,10 @@ pub extern "C" fn hl_client_cancel(h: u32, asset: u32, order_id: f64) -> i32 {
             return HL_E_HANDLE;
         };
         match c.shared.cancel(asset, order_id) {
-            Ok(()) => HL_OK,
+            Ok(()) => {
+                c.flush_commands();
+                HL_OK
+            }
             Err(r) => refusal(&c, r),
         }
     })
@@ -615,6 +727,146 @@ pub extern "C" fn hl_cleanup_stale() -> i32 {
     guard(|| {
         crate::iox::prepare_dirs();
         crate::iox::cleanup_dead_nodes() as i32
+    })
+}
+
+static SIMS: Mutex<Slots<Arc<Mutex<Option<hftlive_sim::Sim>>>>> = Mutex::new(Slots::new());
+
+fn sim(h: u32) -> Option<Arc<Mutex<Option<hftlive_sim::Sim>>>> {
+    SIMS.lock().unwrap_or_else(|e| e.into_inner()).get(h)
+}
+
+/// Starts the in-process sim connector (`hftlive-sim`) from a JSON `SimConfig`; returns once
+/// its IPC ports exist.
+///
+/// # Safety
+/// `cfg` valid for `cfg_len` bytes; `out_handle` valid for one u32; `err` null or valid for
+/// `err_cap` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn hl_sim_start(
+    cfg: *const u8,
+    cfg_len: u32,
+    out_handle: *mut u32,
+    err: *mut u8,
+    err_cap: u32,
+) -> i32 {
+    guard(|| {
+        let fail = |code: i32, msg: &str| {
+            // SAFETY: per this function's contract.
+            unsafe { write_msg(msg, err, err_cap) };
+            code
+        };
+        if cfg.is_null() || out_handle.is_null() {
+            return fail(
+                HL_E_ARGUMENT,
+                "hl_sim_start: null configuration or handle pointer",
+            );
+        }
+        // SAFETY: per this function's contract.
+        let bytes = unsafe { std::slice::from_raw_parts(cfg, cfg_len as usize) };
+        let Ok(json) = std::str::from_utf8(bytes) else {
+            return fail(HL_E_CONFIG, "invalid sim configuration: not UTF-8");
+        };
+        let config = match hftlive_sim::SimConfig::from_json(json) {
+            Ok(c) => c,
+            Err(m) => return fail(HL_E_CONFIG, &m),
+        };
+        match hftlive_sim::Sim::start(config) {
+            Ok(s) => match SIMS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(Arc::new(Mutex::new(Some(s))))
+            {
+                Some(h) => {
+                    // SAFETY: checked non-null; valid per contract.
+                    unsafe { *out_handle = h };
+                    HL_OK
+                }
+                None => fail(HL_E_FULL, "too many sims"),
+            },
+            Err(m) => fail(HL_E_IPC, &m),
+        }
+    })
+}
+
+/// Stops a sim (drops its ports, joins its thread).
+#[no_mangle]
+pub extern "C" fn hl_sim_stop(h: u32) -> i32 {
+    guard(|| {
+        let s = SIMS.lock().unwrap_or_else(|e| e.into_inner()).remove(h);
+        match s {
+            Some(s) => {
+                let taken = s.lock().unwrap_or_else(|e| e.into_inner()).take();
+                if let Some(sim) = taken {
+                    sim.stop();
+                }
+                HL_OK
+            }
+            None => HL_E_HANDLE,
+        }
+    })
+}
+
+/// Injects a fault (`rust/ABI.md`, "Sim faults").
+#[no_mangle]
+pub extern "C" fn hl_sim_fault(h: u32, fault: u32, value: f64) -> i32 {
+    guard(|| {
+        use hftlive_sim::Fault;
+        let Some(s) = sim(h) else { return HL_E_HANDLE };
+        let f = match fault {
+            1 => Fault::PauseMarket(value != 0.0),
+            2 if value.is_finite() => Fault::RejectOrders(value as i64),
+            3 if value.is_finite() && value >= 0.0 => Fault::DelayMs(value as u64),
+            4 => Fault::Exit,
+            5 if (0.0..=3.0).contains(&value) => Fault::Error(value as u32),
+            _ => return HL_E_ARGUMENT,
+        };
+        let g = s.lock().unwrap_or_else(|e| e.into_inner());
+        match g.as_ref() {
+            Some(sim) => {
+                sim.fault(f);
+                HL_OK
+            }
+            None => HL_E_CLOSED,
+        }
+    })
+}
+
+/// Sim counters in `SimStats` order (`rust/ABI.md`); returns how many were written.
+///
+/// # Safety
+/// `out` valid for `n` f64.
+#[no_mangle]
+pub unsafe extern "C" fn hl_sim_stats(h: u32, out: *mut f64, n: u32) -> i32 {
+    guard(|| {
+        let Some(s) = sim(h) else { return HL_E_HANDLE };
+        if out.is_null() {
+            return HL_E_ARGUMENT;
+        }
+        let g = s.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(sim) = g.as_ref() else {
+            return HL_E_CLOSED;
+        };
+        let st = sim.stats();
+        let v = [
+            st.market_events,
+            st.orders_received,
+            st.acks,
+            st.fills,
+            st.cancels,
+            st.rejects,
+            st.registrations,
+            st.batches_sent,
+            st.messages_sent,
+            st.expired,
+            st.ipc_errors,
+            st.running,
+        ]
+        .map(|x| x as f64);
+        let k = v.len().min(n as usize);
+        // SAFETY: valid for n f64 per contract; k <= n.
+        unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), out, k) };
+        k as i32
     })
 }
 

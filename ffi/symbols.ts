@@ -1,0 +1,223 @@
+/**
+ * The one symbol table of `libhftlive` (C ABI version 1, `rust/ABI.md`).
+ *
+ * No logic lives here. Every parameter carries its Rust type in a comment. Hot
+ * symbols take only `u32`, `i32`, `f64` and `buffer` parameters (a JS number
+ * passed for a `u64`/`usize` parameter falls off Deno's fast call path), and no
+ * symbol returns a 64-bit integer (those come back as `BigInt`). Only
+ * `hl_client_wait` is `nonblocking`: it parks a thread of Deno's blocking pool
+ * until records are ready, and the client keeps at most one such call pending.
+ *
+ * The `hl_sim_*` symbols are optional so that a library built without the
+ * embedded paper exchange still loads.
+ *
+ * @module
+ */
+
+/** ABI version this module binds to; checked right after loading. */
+export const ABI_VERSION = 1;
+
+/** Size in bytes of one event record. */
+export const RECORD_SIZE = 64;
+
+/** The symbol table, shared by every runtime backend. */
+export const symbols = {
+  /** `hl_abi_version() -> u32` */
+  hl_abi_version: { parameters: [], result: "u32" },
+  /** `hl_now() -> f64`: CLOCK_REALTIME in ns since the Unix epoch. */
+  hl_now: { parameters: [], result: "f64" },
+  hl_client_open: {
+    parameters: [
+      "buffer", // cfg: *const u8 (UTF-8 JSON)
+      "u32", // cfg_len: u32
+      "buffer", // out_handle: *mut u32
+      "buffer", // err: *mut u8
+      "u32", // err_cap: u32
+    ],
+    result: "i32",
+  },
+  hl_client_close: { parameters: ["u32" /* h: u32 */], result: "i32" },
+  hl_client_wake: { parameters: ["u32" /* h: u32 */], result: "i32" },
+  hl_client_wait: {
+    parameters: [
+      "u32", // h: u32
+      "u32", // timeout_ms: u32
+    ],
+    result: "i32",
+    nonblocking: true,
+  },
+  hl_client_drain: {
+    parameters: [
+      "u32", // h: u32
+      "buffer", // buf: *mut u8 (max_records * 64 bytes)
+      "u32", // max_records: u32
+    ],
+    result: "i32",
+  },
+  hl_client_poll: {
+    parameters: [
+      "u32", // h: u32
+      "buffer", // buf: *mut u8 (max_records * 64 bytes)
+      "u32", // max_records: u32
+      "u32", // timeout_us: u32
+    ],
+    result: "i32",
+  },
+  hl_client_submit: {
+    parameters: [
+      "u32", // h: u32
+      "u32", // asset: u32
+      "f64", // order_id: f64 (integer in [1, 2^53 - 1])
+      "i32", // side: i32 (1 buy, -1 sell)
+      "f64", // price: f64
+      "f64", // qty: f64
+      "u32", // tif: u32 (0 GTC, 1 GTX, 2 FOK, 3 IOC)
+      "u32", // ord_type: u32 (0 limit, 1 market)
+    ],
+    result: "i32",
+  },
+  hl_client_cancel: {
+    parameters: [
+      "u32", // h: u32
+      "u32", // asset: u32
+      "f64", // order_id: f64
+    ],
+    result: "i32",
+  },
+  hl_client_position: {
+    parameters: [
+      "u32", // h: u32
+      "u32", // asset: u32
+      "buffer", // out: *mut f64 (2)
+    ],
+    result: "i32",
+  },
+  hl_client_depth: {
+    parameters: [
+      "u32", // h: u32
+      "u32", // asset: u32
+      "u32", // levels: u32
+      "buffer", // out: *mut f64 (2 + 4 * levels)
+    ],
+    result: "i32",
+  },
+  hl_client_orders: {
+    parameters: [
+      "u32", // h: u32
+      "u32", // asset: u32
+      "buffer", // buf: *mut u8 (max_records * 64 bytes)
+      "u32", // max_records: u32
+    ],
+    result: "i32",
+  },
+  hl_client_stats: {
+    parameters: [
+      "u32", // h: u32
+      "buffer", // out: *mut f64 (n)
+      "u32", // n: u32
+    ],
+    result: "i32",
+  },
+  hl_last_error: {
+    parameters: [
+      "u32", // h: u32
+      "buffer", // buf: *mut u8
+      "u32", // cap: u32
+    ],
+    result: "i32",
+  },
+  hl_client_take_message: {
+    parameters: [
+      "u32", // h: u32
+      "buffer", // buf: *mut u8
+      "u32", // cap: u32
+    ],
+    result: "i32",
+  },
+  hl_cleanup_stale: { parameters: [], result: "i32" },
+  hl_sim_start: {
+    parameters: [
+      "buffer", // cfg: *const u8 (UTF-8 JSON)
+      "u32", // cfg_len: u32
+      "buffer", // out_handle: *mut u32
+      "buffer", // err: *mut u8
+      "u32", // err_cap: u32
+    ],
+    result: "i32",
+    optional: true,
+  },
+  hl_sim_stop: { parameters: ["u32" /* h: u32 */], result: "i32", optional: true },
+  hl_sim_fault: {
+    parameters: [
+      "u32", // h: u32
+      "u32", // fault: u32
+      "f64", // value: f64
+    ],
+    result: "i32",
+    optional: true,
+  },
+  hl_sim_stats: {
+    parameters: [
+      "u32", // h: u32
+      "buffer", // out: *mut f64 (n)
+      "u32", // n: u32
+    ],
+    result: "i32",
+    optional: true,
+  },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+/** A byte or float buffer the native side reads or writes during one call. */
+export type NativeBuffer = Uint8Array | Uint32Array | Float64Array;
+
+/**
+ * The native functions as every backend exposes them: plain numbers and
+ * typed arrays, nothing runtime specific. `ffi/deno.ts` builds it from
+ * `Deno.dlopen`; a Node backend builds the same shape from the same table.
+ */
+export interface NativeSymbols {
+  hl_abi_version(): number;
+  hl_now(): number;
+  hl_client_open(
+    cfg: Uint8Array,
+    cfgLen: number,
+    outHandle: Uint32Array,
+    err: Uint8Array,
+    errCap: number,
+  ): number;
+  hl_client_close(h: number): number;
+  hl_client_wake(h: number): number;
+  hl_client_wait(h: number, timeoutMs: number): Promise<number>;
+  hl_client_drain(h: number, buf: Uint8Array, maxRecords: number): number;
+  hl_client_poll(h: number, buf: Uint8Array, maxRecords: number, timeoutUs: number): number;
+  hl_client_submit(
+    h: number,
+    asset: number,
+    orderId: number,
+    side: number,
+    price: number,
+    qty: number,
+    tif: number,
+    ordType: number,
+  ): number;
+  hl_client_cancel(h: number, asset: number, orderId: number): number;
+  hl_client_position(h: number, asset: number, out: Float64Array): number;
+  hl_client_depth(h: number, asset: number, levels: number, out: Float64Array): number;
+  hl_client_orders(h: number, asset: number, buf: Uint8Array, maxRecords: number): number;
+  hl_client_stats(h: number, out: Float64Array, n: number): number;
+  hl_last_error(h: number, buf: Uint8Array, cap: number): number;
+  hl_client_take_message(h: number, buf: Uint8Array, cap: number): number;
+  hl_cleanup_stale(): number;
+  hl_sim_start:
+    | ((
+      cfg: Uint8Array,
+      cfgLen: number,
+      outHandle: Uint32Array,
+      err: Uint8Array,
+      errCap: number,
+    ) => number)
+    | null;
+  hl_sim_stop: ((h: number) => number) | null;
+  hl_sim_fault: ((h: number, fault: number, value: number) => number) | null;
+  hl_sim_stats: ((h: number, out: Float64Array, n: number) => number) | null;
+}

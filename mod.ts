@@ -1,0 +1,71 @@
+/**
+ * hftlive: live trading from TypeScript on hftbacktest's Rust live core.
+ *
+ * A {@linkcode LiveClient} receives market data and order updates from an
+ * hftbacktest connector (Binance Futures, Binance Spot, Bybit, or the
+ * embedded {@linkcode Sim} paper exchange) and sends orders back, with
+ * health monitoring. Timestamps are numbers of nanoseconds since the Unix
+ * epoch (exact to ~256 ns today); prices and quantities are in instrument
+ * units.
+ *
+ * Run with `deno run --allow-ffi --allow-env --allow-read`.
+ *
+ * @example Trading against the embedded paper exchange
+ * ```ts ignore
+ * import { LiveClient, OrderStatus, Side, Sim } from "./mod.ts";
+ *
+ * await using sim = Sim.start({
+ *   name: `paper-${Deno.pid}`,
+ *   instruments: [{ symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001, startPrice: 50_000 }],
+ *   rate: 1000,
+ * });
+ * await using client = await LiveClient.connect({
+ *   instruments: [{ connector: sim.name, symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001 }],
+ *   ready: true,
+ * });
+ *
+ * client.on("disconnect", (e) => console.warn(`connector ${e.name} went away`));
+ * for await (const bbo of client.bookUpdates) {
+ *   const order = await client.submitOrder(
+ *     { side: Side.Buy, price: bbo.bidPrice, qty: 0.001 },
+ *     { wait: true },
+ *   );
+ *   console.log(order.orderId, order.status === OrderStatus.New);
+ *   break;
+ * }
+ * console.log(client.health.feedLatency.p50, "ns");
+ * ```
+ *
+ * @module
+ */
+
+export * from "./models.ts";
+export * from "./errors.ts";
+export {
+  type ClientEvents,
+  type ConnectOptions,
+  type DepthKind,
+  type InstrumentOptions,
+  LiveClient,
+  type StreamItem,
+  type StreamKind,
+  type StreamOptions,
+  type WaitOptions,
+} from "./client.ts";
+export {
+  type ApplyResult,
+  type InstrumentSpec,
+  isLegalTransition,
+  MAX_ORDER_ID,
+  nextOrderId,
+  OrderTracker,
+  type RateLimit,
+  roundPrice,
+  roundQty,
+  TokenBucket,
+  validateOrder,
+  type ValidOrder,
+} from "./orders.ts";
+export { LatencyWindow, RateCounter } from "./health.ts";
+export { Sim, SimFault, type SimInstrument, type SimOptions, type SimStats } from "./sim.ts";
+export { candidatePaths, type LoadOptions } from "./ffi/library.ts";

@@ -1,0 +1,322 @@
+/**
+ * The embedded paper exchange: hftlive's sim connector, started inside this
+ * process through the native library. It speaks hftbacktest's connector
+ * protocol under a connector name, generates a seeded random-walk market,
+ * matches orders and can inject faults. No keys, no network.
+ *
+ * @example Starting a sim and connecting to it
+ * ```ts ignore
+ * import { LiveClient, Sim } from "./mod.ts";
+ *
+ * await using sim = Sim.start({
+ *   name: "paper",
+ *   instruments: [{ symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001, startPrice: 50_000 }],
+ *   rate: 1000,
+ * });
+ * await using client = await LiveClient.connect({
+ *   instruments: [{ connector: sim.name, symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001 }],
+ * });
+ * ```
+ *
+ * @module
+ */
+
+import { ClosedError, ErrorCode, errorFromStatus, NativeError } from "./errors.ts";
+import { loadLibrary, type LoadOptions, type NativeLibrary } from "./ffi/library.ts";
+
+/**
+ * Faults the sim can inject (`rust/ABI.md`, "Sim faults").
+ *
+ * @example
+ * ```ts
+ * import { SimFault } from "./sim.ts";
+ * console.log(SimFault.RejectOrders); // 2
+ * ```
+ */
+export const SimFault = {
+  /** value 1 pauses market data, 0 resumes it (the connector stays alive). */
+  PauseMarket: 1,
+  /** value = exchange error code every new order is rejected with (0 = off). */
+  RejectOrders: 2,
+  /** value = milliseconds by which order responses are delayed. */
+  DelayMs: 3,
+  /** Stop the sim as if its process exited. */
+  Exit: 4,
+  /** value = kind of connector `LiveError` to publish (0..3). */
+  Error: 5,
+} as const;
+/** A {@linkcode SimFault} value. */
+export type SimFault = typeof SimFault[keyof typeof SimFault];
+
+/**
+ * One instrument of the sim.
+ *
+ * @example
+ * ```ts
+ * import type { SimInstrument } from "./sim.ts";
+ * const i: SimInstrument = { symbol: "ethusdt", tickSize: 0.01, lotSize: 0.001, startPrice: 3000 };
+ * ```
+ */
+export interface SimInstrument {
+  /** Symbol as the connector/exchange names it (e.g. `btcusdt`). */
+  readonly symbol: string;
+  /** Price tick size. */
+  readonly tickSize: number;
+  /** Quantity lot size. */
+  readonly lotSize: number;
+  /** Initial mid price. */
+  readonly startPrice: number;
+}
+
+/**
+ * Options of {@linkcode Sim.start}.
+ *
+ * @example
+ * ```ts
+ * import type { SimOptions } from "./sim.ts";
+ * const o: SimOptions = {
+ *   name: "paper-1",
+ *   instruments: [{ symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001, startPrice: 50_000 }],
+ *   rate: 500,
+ *   seed: 42,
+ * };
+ * ```
+ */
+export interface SimOptions extends LoadOptions {
+  /** Connector name clients use (`instruments[].connector`); unique per running sim. */
+  readonly name: string;
+  /** The instruments it trades. */
+  readonly instruments: readonly SimInstrument[];
+  /** Market events per second over all instruments (default 1000; 0 = only the first book). */
+  readonly rate?: number;
+  /** Seed of the market model (default 0). */
+  readonly seed?: number;
+  /** Book levels per side (default 20). */
+  readonly levels?: number;
+  /** Share of market events that are trades (default 0.5). */
+  readonly tradeRatio?: number;
+  /** Emit depth deletions without LOCAL_EVENT like the real connector (default false). */
+  readonly fuseDeletions?: boolean;
+  /** Stop market data this long after it started, connector alive (default 0 = never). */
+  readonly staleAfterMs?: number;
+  /** Idle sleep of the sim thread in µs (default 50; 0 spins). */
+  readonly pollUs?: number;
+  /** Largest book level in lots (default 50). */
+  readonly maxLevelLots?: number;
+  /** Answer cancels of finished orders like the real connector (default true). */
+  readonly cancelRace?: boolean;
+}
+
+/**
+ * Counters of a sim (`hl_sim_stats`).
+ *
+ * @example
+ * ```ts
+ * import type { SimStats } from "./sim.ts";
+ * const fills = (s: SimStats): number => s.fills;
+ * ```
+ */
+export interface SimStats {
+  /** Market events published. */
+  readonly marketEvents: number;
+  /** Order requests received. */
+  readonly ordersReceived: number;
+  /** Orders acknowledged. */
+  readonly acks: number;
+  /** Fills. */
+  readonly fills: number;
+  /** Orders canceled on request. */
+  readonly cancels: number;
+  /** Orders rejected. */
+  readonly rejects: number;
+  /** Registrations answered. */
+  readonly registrations: number;
+  /** Registration batches sent. */
+  readonly batchesSent: number;
+  /** IPC messages published. */
+  readonly messagesSent: number;
+  /** Orders expired. */
+  readonly expired: number;
+  /** IPC errors. */
+  readonly ipcErrors: number;
+  /** The sim thread is running. */
+  readonly running: boolean;
+}
+
+const STAT_NAMES = [
+  "marketEvents",
+  "ordersReceived",
+  "acks",
+  "fills",
+  "cancels",
+  "rejects",
+  "registrations",
+  "batchesSent",
+  "messagesSent",
+  "expired",
+  "ipcErrors",
+  "running",
+] as const;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+/**
+ * A running in-process sim connector. `stop()` (or `await using`) ends it;
+ * it is idempotent.
+ *
+ * @example
+ * ```ts ignore
+ * import { Sim, SimFault } from "./sim.ts";
+ * const sim = Sim.start({
+ *   name: `demo-${Deno.pid}`,
+ *   instruments: [{ symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001, startPrice: 50_000 }],
+ * });
+ * sim.fault(SimFault.PauseMarket, 1);
+ * sim.stop();
+ * ```
+ */
+export class Sim {
+  readonly #lib: NativeLibrary;
+  readonly #handle: number;
+  #stopped = false;
+  #exited = false;
+  /** The connector name. */
+  readonly name: string;
+
+  private constructor(lib: NativeLibrary, handle: number, name: string) {
+    this.#lib = lib;
+    this.#handle = handle;
+    this.name = name;
+  }
+
+  /**
+   * Starts a sim. Throws a `ValidationError` for a bad configuration.
+   *
+   * @example
+   * ```ts ignore
+   * import { Sim } from "./sim.ts";
+   * using sim = Sim.start({
+   *   name: "paper",
+   *   instruments: [{ symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001, startPrice: 50_000 }],
+   * });
+   * ```
+   */
+  static start(options: SimOptions): Sim {
+    const lib = loadLibrary(options);
+    const start = lib.symbols.hl_sim_start;
+    if (!start) {
+      throw new NativeError(
+        `Cannot start the sim: the native library at ${lib.path} was built without hl_sim_start`,
+        { code: ErrorCode.Library },
+      );
+    }
+    const cfg: Record<string, unknown> = {
+      name: options.name,
+      instruments: (options.instruments ?? []).map((i) => ({
+        symbol: i.symbol,
+        tick_size: i.tickSize,
+        lot_size: i.lotSize,
+        start_price: i.startPrice,
+      })),
+    };
+    const opt = (k: string, v: unknown): void => {
+      if (v !== undefined) cfg[k] = v;
+    };
+    opt("rate", options.rate);
+    opt("seed", options.seed);
+    opt("levels", options.levels);
+    opt("trade_ratio", options.tradeRatio);
+    opt("fuse_deletions", options.fuseDeletions);
+    opt("stale_after_ms", options.staleAfterMs);
+    opt("poll_us", options.pollUs);
+    opt("max_level_lots", options.maxLevelLots);
+    opt("cancel_race", options.cancelRace);
+    const json = encoder.encode(JSON.stringify(cfg));
+    const out = new Uint32Array(1);
+    const err = new Uint8Array(2048);
+    const rc = start(json, json.length, out, err, err.length);
+    if (rc < 0) {
+      const msg = decoder.decode(err.subarray(0, err.indexOf(0) < 0 ? err.length : err.indexOf(0)));
+      throw errorFromStatus(rc, msg ? `Cannot start the sim: ${msg}` : "", "Cannot start the sim");
+    }
+    return new Sim(lib, out[0], options.name);
+  }
+
+  /** True once stopped. */
+  get stopped(): boolean {
+    return this.#stopped;
+  }
+
+  #check(what: string): void {
+    if (this.#stopped || this.#exited) {
+      throw new ClosedError(`${what}: the sim "${this.name}" is stopped`);
+    }
+  }
+
+  /**
+   * Injects a fault (see {@linkcode SimFault}).
+   *
+   * @example
+   * ```ts ignore
+   * sim.fault(SimFault.RejectOrders, -2019); // reject every new order with code -2019
+   * ```
+   */
+  fault(fault: SimFault, value = 0): void {
+    this.#check(`Cannot inject fault ${fault}`);
+    const f = this.#lib.symbols.hl_sim_fault!;
+    const rc = f(this.#handle, fault, value);
+    if (rc < 0) throw errorFromStatus(rc, "", `Cannot inject fault ${fault}`);
+    if (fault === SimFault.Exit) this.#exited = true;
+  }
+
+  /** Pauses (true) or resumes (false) market data; the connector stays alive. */
+  pauseMarket(paused = true): void {
+    this.fault(SimFault.PauseMarket, paused ? 1 : 0);
+  }
+
+  /** Rejects every new order with `code` (0 turns it off). */
+  rejectOrders(code: number): void {
+    this.fault(SimFault.RejectOrders, code);
+  }
+
+  /** Delays order responses by `ms`. */
+  delayOrders(ms: number): void {
+    this.fault(SimFault.DelayMs, ms);
+  }
+
+  /** Publishes a connector `LiveError` of `kind` (0 ConnectionInterrupted .. 3 Custom). */
+  publishError(kind: number): void {
+    this.fault(SimFault.Error, kind);
+  }
+
+  /** Counters of the sim. */
+  stats(): SimStats {
+    this.#check("Cannot read sim stats");
+    const f = this.#lib.symbols.hl_sim_stats!;
+    const out = new Float64Array(STAT_NAMES.length);
+    const n = f(this.#handle, out, out.length);
+    if (n < 0) throw errorFromStatus(n, "", "Cannot read sim stats");
+    const r: Record<string, number | boolean> = {};
+    STAT_NAMES.forEach((k, i) => (r[k] = k === "running" ? out[i] !== 0 : out[i]));
+    return r as unknown as SimStats;
+  }
+
+  /** Stops the sim (idempotent). */
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#lib.symbols.hl_sim_stop!(this.#handle);
+  }
+
+  /** Stops the sim. */
+  [Symbol.dispose](): void {
+    this.stop();
+  }
+
+  /** Stops the sim. */
+  [Symbol.asyncDispose](): Promise<void> {
+    this.stop();
+    return Promise.resolve();
+  }
+}

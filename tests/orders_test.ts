@@ -1,0 +1,186 @@
+import assert from "node:assert/strict";
+import {
+  DuplicateOrderIdError,
+  isLegalTransition,
+  nextOrderId,
+  type Order,
+  OrderStatus,
+  OrderTracker,
+  OrderType,
+  RateLimitedError,
+  roundPrice,
+  roundQty,
+  Side,
+  TimeInForce,
+  TokenBucket,
+  validateOrder,
+  ValidationError,
+} from "../mod.ts";
+
+const specs = [{ connector: "c", symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001 }];
+
+Deno.test("roundPrice() and roundQty() round to the nearest tick and lot", () => {
+  assert.equal(roundPrice(100.04, 0.1), 100);
+  assert.equal(roundPrice(100.06, 0.1), 100.1);
+  assert.equal(roundPrice(0.30000000000000004, 0.1), 0.3);
+  assert.equal(roundQty(0.0026, 0.001), 0.003);
+  assert.equal(roundQty(0.0004, 0.001), 0);
+});
+
+Deno.test("nextOrderId() is unique, increasing and a safe integer", () => {
+  const a = nextOrderId();
+  const b = nextOrderId();
+  assert.ok(b > a);
+  assert.ok(Number.isSafeInteger(a) && a >= 1);
+});
+
+Deno.test("validateOrder() rounds price and qty", () => {
+  const v = validateOrder({ side: Side.Buy, price: 100.04, qty: 0.0021 }, 7, specs);
+  assert.deepEqual(v, {
+    asset: 0,
+    orderId: 7,
+    side: Side.Buy,
+    price: 100,
+    qty: 0.002,
+    timeInForce: TimeInForce.GTC,
+    orderType: OrderType.Limit,
+  });
+});
+
+Deno.test("validateOrder() throws ValidationError for every invalid input", () => {
+  const cases: [Record<string, unknown>, number, RegExp][] = [
+    [{ side: 1, price: 0, qty: 1 }, 42, /Cannot submit order 42: price 0 is not above 0/],
+    [{ side: 1, price: -5, qty: 1 }, 1, /price -5 is not above 0/],
+    [{ side: 1, price: NaN, qty: 1 }, 1, /price NaN is not a finite number/],
+    [{ side: 1, price: Infinity, qty: 1 }, 1, /price Infinity is not a finite number/],
+    [{ side: 1, qty: 1 }, 1, /price undefined is not a finite number/],
+    [{ side: 1, price: 0.04, qty: 1 }, 1, /rounds to 0 ticks of 0.1/],
+    [{ side: 1, price: 10, qty: 0 }, 1, /qty 0 is not above 0/],
+    [{ side: 1, price: 10, qty: -1 }, 1, /qty -1 is not above 0/],
+    [{ side: 1, price: 10, qty: NaN }, 1, /qty NaN is not a finite number/],
+    [{ side: 1, price: 10, qty: 0.0004 }, 1, /qty 0.0004 rounds to 0 lots of 0.001/],
+    [{ side: 1, price: 10, qty: 1, asset: 3 }, 1, /asset 3 is not configured/],
+    [{ side: 1, price: 10, qty: 1, asset: -1 }, 1, /asset -1 is not configured/],
+    [{ side: 2, price: 10, qty: 1 }, 1, /side 2 is not Side.Buy/],
+    [{ side: 1, price: 10, qty: 1, orderType: 5 }, 1, /order type 5 is not Limit/],
+    [{ side: 1, price: 10, qty: 1, timeInForce: 9 }, 1, /time in force 9/],
+    [
+      { side: 1, price: 10, qty: 1, orderType: 1, timeInForce: 1 },
+      1,
+      /market order cannot be post-only/,
+    ],
+    [{ side: 1, price: 10, qty: 1 }, 0, /order id is not an integer/],
+    [{ side: 1, price: 10, qty: 1 }, 1.5, /order id is not an integer/],
+    [{ side: 1, price: 10, qty: 1 }, 2 ** 53, /order id is not an integer/],
+  ];
+  for (const [req, id, re] of cases) {
+    assert.throws(
+      // deno-lint-ignore no-explicit-any
+      () => validateOrder(req as any, id, specs),
+      (e: unknown) => e instanceof ValidationError && e.code === "VALIDATION" && re.test(e.message),
+      `${JSON.stringify(req)} / ${id}`,
+    );
+  }
+});
+
+Deno.test("validateOrder() prices a market order without price from the book", () => {
+  const v = validateOrder(
+    { side: Side.Buy, qty: 0.001, orderType: OrderType.Market },
+    3,
+    specs,
+    (_a, side) => (side === Side.Buy ? 101.2 : 101.1),
+  );
+  assert.equal(v.price, 101.2);
+  assert.throws(
+    () =>
+      validateOrder(
+        { side: Side.Sell, qty: 0.001, orderType: OrderType.Market },
+        4,
+        specs,
+        () => NaN,
+      ),
+    /needs a best bid/,
+  );
+});
+
+function order(status: OrderStatus, extra: Partial<Order> = {}): Order {
+  return {
+    asset: 0,
+    orderId: 1,
+    side: Side.Buy,
+    price: 10,
+    qty: 1,
+    leavesQty: 1,
+    execQty: 0,
+    execPrice: 0,
+    status,
+    req: OrderStatus.None,
+    timeInForce: TimeInForce.GTC,
+    orderType: OrderType.Limit,
+    maker: false,
+    exchTs: 1,
+    requestTs: 0,
+    updateTs: 0,
+    ...extra,
+  };
+}
+
+Deno.test("isLegalTransition() follows the order state machine", () => {
+  const S = OrderStatus;
+  assert.ok(isLegalTransition(S.None, S.New));
+  assert.ok(isLegalTransition(S.None, S.Rejected));
+  assert.ok(isLegalTransition(S.New, S.PartiallyFilled));
+  assert.ok(isLegalTransition(S.PartiallyFilled, S.Filled));
+  assert.ok(isLegalTransition(S.PartiallyFilled, S.Canceled));
+  assert.ok(!isLegalTransition(S.PartiallyFilled, S.New));
+  for (const t of [S.Filled, S.Canceled, S.Expired, S.Rejected]) {
+    for (const to of [S.New, S.PartiallyFilled, S.Filled, S.Canceled]) {
+      assert.ok(!isLegalTransition(t, to), `${t} -> ${to}`);
+    }
+  }
+});
+
+Deno.test("OrderTracker keeps terminal states sticky and reports illegal transitions", () => {
+  const t = new OrderTracker();
+  t.submitted(
+    {
+      asset: 0,
+      orderId: 1,
+      side: Side.Buy,
+      price: 10,
+      qty: 1,
+      timeInForce: 0,
+      orderType: 0,
+    },
+    123,
+  );
+  assert.equal(t.get(1)?.status, OrderStatus.None);
+  assert.equal(t.apply(order(OrderStatus.New)).order?.status, OrderStatus.New);
+  assert.equal(t.get(1)?.requestTs, 123);
+  assert.equal(
+    t.apply(order(OrderStatus.PartiallyFilled, { leavesQty: 0.5 })).order?.status,
+    OrderStatus.PartiallyFilled,
+  );
+  assert.equal(
+    t.apply(order(OrderStatus.Filled, { leavesQty: 0 })).order?.status,
+    OrderStatus.Filled,
+  );
+  const r = t.apply(order(OrderStatus.New));
+  assert.match(r.illegal ?? "", /illegal status transition Filled → New/);
+  assert.equal(t.get(1)?.status, OrderStatus.Filled);
+  assert.deepEqual(t.active(), []);
+  assert.throws(() => t.checkUnused(1), DuplicateOrderIdError);
+});
+
+Deno.test("TokenBucket fails fast beyond the burst and counts refusals", () => {
+  const b = new TokenBucket({ rate: 1, burst: 2 });
+  b.take("x");
+  b.take("x");
+  assert.throws(
+    () => b.take("Cannot submit order 3"),
+    (e: unknown) =>
+      e instanceof RateLimitedError && /Cannot submit order 3: rate limit of 1\/s/.test(e.message),
+  );
+  assert.equal(b.refused, 1);
+  assert.throws(() => new TokenBucket({ rate: 0 }), ValidationError);
+});

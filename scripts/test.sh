@@ -58,15 +58,23 @@ elif [ "$deno_ok" != 0 ]; then
   failed=$((failed + 1))
 fi
 
-# The tests must clean up after themselves: no new iceoryx2 files.
+# The tests must clean up after themselves: no dead iceoryx2 nodes (left by a test process
+# that did not close its ports), and, when no other iceoryx2 process is running, no new files.
 iox_files >"$logdir/iox-after"
+nodes=$(rust/target/release/examples/iox_nodes 2>/dev/null)
+dead=$(grep -c '^dead' <<<"$nodes")
+alive=$(grep -c '^alive' <<<"$nodes")
 left=$(comm -13 "$logdir/iox-before" "$logdir/iox-after")
-if [ -n "$left" ]; then
+if [ "$dead" != 0 ]; then
+  echo "== $dead dead iceoryx2 node(s) left behind by the tests" >&2
+  failed=$((failed + 1))
+elif [ "$alive" = 0 ] && [ -n "$left" ]; then
   echo "== iceoryx2 files left behind by the tests:" >&2
   echo "$left" >&2
   failed=$((failed + 1))
 else
-  echo "== no iceoryx2 files left behind" >&2
+  [ "$alive" = 0 ] || echo "== ($alive iceoryx2 node(s) of other running processes: file check skipped)" >&2
+  echo "== no iceoryx2 leftovers of the tests" >&2
   passed=$((passed + 1))
 fi
 

@@ -67,8 +67,6 @@ pub struct Stats {
 
 /// Per-instrument state shared between the engine and callers.
 pub struct AssetState {
-    pub symbol: String,
-    pub conn: usize,
     pub tick_size: f64,
     pub lot_size: f64,
     pub book: Book,

@@ -188,8 +188,6 @@ pub fn open_client(json: &str) -> Result<Client, (i32, String)> {
         .iter()
         .enumerate()
         .map(|(i, inst)| engine::AssetState {
-            symbol: inst.symbol.clone(),
-            conn: 0,
             tick_size: inst.tick_size,
             lot_size: inst.lot_size,
             book: crate::book::Book::new(&config.depth_of(i), inst.tick_size, inst.lot_size),

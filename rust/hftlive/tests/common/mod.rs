@@ -105,12 +105,17 @@ impl TestClient {
             // SAFETY: buf holds 256 records.
             let n = unsafe { hl_client_poll(self.h, buf.as_mut_ptr(), 256, 20_000) };
             assert!(n >= 0, "poll failed: {n}");
+            // Keep the whole batch (later records matter to later checks), return the first match.
+            let mut found = None;
             for i in 0..n as usize {
                 let r = R(buf[i * 64..i * 64 + 64].to_vec());
                 self.seen.push(r.clone());
-                if pred(&r) {
-                    return Some(r);
+                if found.is_none() && pred(&r) {
+                    found = Some(r);
                 }
+            }
+            if found.is_some() {
+                return found;
             }
         }
         None

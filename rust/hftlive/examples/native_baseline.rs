@@ -1,0 +1,310 @@
+//! Native baseline of hftlive's benchmarks (`bench/`): hftbacktest's own `LiveBot`
+//! (`IceoryxUnifiedChannel`, which polls with `node.wait(1 ns)`) against an in-process
+//! hftlive-sim over real iceoryx2 IPC, and, for comparison, hftlive's engine driven natively
+//! through its C ABI (inline mode, no JavaScript).
+//!
+//! ```text
+//! cargo run --release --example native_baseline -- <bench> [key=value ...]
+//!   bench: latency | rtt | throughput
+//!   keys:  bot=livebot|hftlive   rate=10000   seconds=5   warmup=0.5   orders=300
+//!          trade_ratio=0.5   poll_us=50   engine_wait=adaptive   name=<connector name>
+//! ```
+//!
+//! Prints one JSON line on stdout. Latencies are in µs, measured like the TypeScript benches:
+//! `now - local_ts` where `local_ts` is the sim's publish time (CLOCK_REALTIME, ns) and `now` is
+//! read when the bot's loop has the event in hand. Set `HFTBACKTEST_CHANNEL_CONFIG` the same as
+//! for every other client.
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use hftbacktest::{
+    depth::HashMapMarketDepth,
+    live::{ipc::iceoryx::IceoryxUnifiedChannel, Instrument, LiveBot, LiveBotBuilder},
+    prelude::*,
+};
+use hftlive::{engine::now_ns, ffi::*, record::*};
+use hftlive_sim::{Fault, Sim, SimConfig, SimInstrument};
+
+type NativeBot = LiveBot<IceoryxUnifiedChannel, HashMapMarketDepth>;
+
+struct Args(HashMap<String, String>);
+
+impl Args {
+    fn f(&self, k: &str, d: f64) -> f64 {
+        self.0.get(k).map(|v| v.parse().expect(k)).unwrap_or(d)
+    }
+    fn s<'a>(&'a self, k: &str, d: &'a str) -> &'a str {
+        self.0.get(k).map(|s| s.as_str()).unwrap_or(d)
+    }
+}
+
+fn cpu_seconds() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let rest = &s[s.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
+}
+
+fn rss_kib() -> f64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0)
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn stats_json(mut v: Vec<f64>) -> String {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    format!(
+        r#""n":{},"p50":{:.3},"p90":{:.3},"p99":{:.3},"p999":{:.3},"max":{:.3}"#,
+        v.len(),
+        pct(&v, 0.5),
+        pct(&v, 0.9),
+        pct(&v, 0.99),
+        pct(&v, 0.999),
+        v.last().copied().unwrap_or(f64::NAN)
+    )
+}
+
+fn start_sim(a: &Args, name: &str) -> Sim {
+    let mut cfg = SimConfig::new(
+        name,
+        vec![SimInstrument {
+            symbol: "btcusdt".into(),
+            tick_size: 0.1,
+            lot_size: 0.001,
+            start_price: 50_000.0,
+        }],
+    );
+    cfg.rate = a.f("rate", 10_000.0);
+    cfg.trade_ratio = a.f("trade_ratio", 0.5);
+    cfg.poll_us = a.f("poll_us", 50.0) as u64;
+    cfg.seed = 7;
+    Sim::start(cfg).expect("sim")
+}
+
+fn livebot(name: &str) -> NativeBot {
+    LiveBotBuilder::new()
+        .register(Instrument::new(
+            name,
+            "btcusdt",
+            0.1,
+            0.001,
+            HashMapMarketDepth::new(0.1, 0.001),
+            4096,
+        ))
+        .build::<IceoryxUnifiedChannel>()
+        .expect("LiveBot")
+}
+
+/// Trade latency: LiveBot `wait_next_feed` loop; each trade's latency when the loop has it.
+fn latency_livebot(a: &Args, name: &str) -> String {
+    let sim = start_sim(a, name);
+    let mut bot = livebot(name);
+    let warm = Duration::from_secs_f64(a.f("warmup", 0.5));
+    let dur = Duration::from_secs_f64(a.f("seconds", 5.0));
+    let t0 = Instant::now();
+    let mut lat = Vec::new();
+    let mut cpu0 = None;
+    while t0.elapsed() < warm + dur {
+        if let Ok(ElapseResult::MarketFeed) = bot.wait_next_feed(false, 100_000_000) {
+            let now = now_ns();
+            if t0.elapsed() >= warm {
+                cpu0.get_or_insert_with(|| (cpu_seconds(), Instant::now()));
+                for t in bot.last_trades(0) {
+                    lat.push((now - t.local_ts) as f64 / 1e3);
+                }
+            }
+            bot.clear_last_trades(Some(0));
+        }
+    }
+    let (c0, i0) = cpu0.unwrap_or((cpu_seconds(), Instant::now()));
+    let cpu = (cpu_seconds() - c0) / i0.elapsed().as_secs_f64();
+    drop(bot);
+    sim.stop();
+    format!(r#"{},"cpu":{cpu:.3}"#, stats_json(lat))
+}
+
+/// Same measurement through hftlive's engine natively: inline client polled on this thread.
+fn latency_hftlive(a: &Args, name: &str) -> String {
+    let sim = start_sim(a, name);
+    let cfg = format!(
+        r#"{{"instruments":[{{"connector":"{name}","symbol":"btcusdt","tick_size":0.1,"lot_size":0.001}}],"mode":"inline","engine_wait":"{}"}}"#,
+        a.s("engine_wait", "adaptive")
+    );
+    let mut h = 0u32;
+    // SAFETY: valid buffers.
+    let rc = unsafe {
+        hl_client_open(
+            cfg.as_ptr(),
+            cfg.len() as u32,
+            &mut h,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    assert_eq!(rc, HL_OK);
+    let warm = Duration::from_secs_f64(a.f("warmup", 0.5));
+    let dur = Duration::from_secs_f64(a.f("seconds", 5.0));
+    let mut buf = vec![0u8; 64 * 4096];
+    let mut lat = Vec::new();
+    let t0 = Instant::now();
+    let mut cpu0 = None;
+    while t0.elapsed() < warm + dur {
+        // SAFETY: buf holds 4096 records.
+        let n = unsafe { hl_client_poll(h, buf.as_mut_ptr(), 4096, 100_000) };
+        if n <= 0 || t0.elapsed() < warm {
+            continue;
+        }
+        cpu0.get_or_insert_with(|| (cpu_seconds(), Instant::now()));
+        for i in 0..n as usize {
+            let r = RecView(&buf[i * 64..i * 64 + 64]);
+            if r.kind() == K_TRADE {
+                lat.push((now_ns() - r.i(4)) as f64 / 1e3);
+            }
+        }
+    }
+    let (c0, i0) = cpu0.unwrap_or((cpu_seconds(), Instant::now()));
+    let cpu = (cpu_seconds() - c0) / i0.elapsed().as_secs_f64();
+    hl_client_close(h);
+    sim.stop();
+    format!(r#"{},"cpu":{cpu:.3}"#, stats_json(lat))
+}
+
+/// Order round trip: `submit_buy_order(wait=true)` (returns on the sim's ack) and
+/// `cancel(wait=true)`, a resting GTC limit far below the market; 1 ms of feed between orders.
+fn rtt_livebot(a: &Args, name: &str) -> String {
+    let sim = start_sim(a, name);
+    let mut bot = livebot(name);
+    let orders = a.f("orders", 300.0) as usize;
+    // Warm-up: let registration and the initial book arrive.
+    let _ = bot.elapse((a.f("warmup", 0.5) * 1e9) as i64);
+    let mut sub = Vec::with_capacity(orders);
+    let mut can = Vec::with_capacity(orders);
+    let mut bad = 0;
+    for i in 0..orders {
+        let id = 1_000 + i as u64;
+        let t0 = Instant::now();
+        let r = bot.submit_buy_order(
+            0,
+            id,
+            45_000.0,
+            0.001,
+            TimeInForce::GTC,
+            OrdType::Limit,
+            true,
+        );
+        sub.push(t0.elapsed().as_nanos() as f64 / 1e3);
+        if !matches!(r, Ok(ElapseResult::OrderResponse))
+            || bot.orders(0).get(&id).map(|o| o.status) != Some(Status::New)
+        {
+            bad += 1;
+        }
+        let t1 = Instant::now();
+        let r = bot.cancel(0, id, true);
+        can.push(t1.elapsed().as_nanos() as f64 / 1e3);
+        if !matches!(r, Ok(ElapseResult::OrderResponse)) {
+            bad += 1;
+        }
+        bot.clear_inactive_orders(Some(0));
+        let _ = bot.elapse(1_000_000);
+    }
+    drop(bot);
+    sim.stop();
+    format!(
+        r#"{},"cancel":{{{}}},"bad":{bad}"#,
+        stats_json(sub),
+        stats_json(can)
+    )
+}
+
+/// Throughput with nothing lost: trade_ratio=1 so every market event is exactly one trade
+/// message; the sim runs at `rate` (default: as fast as it can); after `seconds` the market is
+/// paused and the bot drains. lost = sim market events − trades the bot saw.
+fn throughput_livebot(a: &Args, name: &str) -> String {
+    let sim = start_sim(a, name);
+    let mut bot = livebot(name);
+    let dur = Duration::from_secs_f64(a.f("seconds", 3.0));
+    let warm = Duration::from_secs_f64(a.f("warmup", 0.5));
+    let t0 = Instant::now();
+    let mut total = 0u64;
+    let mut in_window = 0u64;
+    let mut window_start = None;
+    let mut feeds = 0u64;
+    while t0.elapsed() < warm + dur {
+        if let Ok(ElapseResult::MarketFeed) = bot.wait_next_feed(false, 100_000_000) {
+            let n = bot.last_trades(0).len() as u64;
+            total += n;
+            feeds += 1;
+            if t0.elapsed() >= warm {
+                window_start.get_or_insert_with(Instant::now);
+                in_window += n;
+            }
+            bot.clear_last_trades(Some(0));
+        }
+    }
+    let window = window_start
+        .map(|s| s.elapsed().as_secs_f64())
+        .unwrap_or(f64::NAN);
+    sim.fault(Fault::PauseMarket(true));
+    let produced_at_pause = sim.stats().market_events;
+    let drain_end = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < drain_end && total < produced_at_pause {
+        if let Ok(ElapseResult::MarketFeed) = bot.wait_next_feed(false, 10_000_000) {
+            total += bot.last_trades(0).len() as u64;
+            bot.clear_last_trades(Some(0));
+        }
+    }
+    let produced = sim.stats().market_events;
+    drop(bot);
+    sim.stop();
+    format!(
+        r#""trades_per_s":{:.0},"events_per_s":{:.0},"produced":{produced},"received":{total},"lost":{},"wakeups":{feeds},"rss_kib":{}"#,
+        in_window as f64 / window,
+        in_window as f64 / window,
+        produced.saturating_sub(total),
+        rss_kib()
+    )
+}
+
+fn main() {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let bench = argv.first().cloned().unwrap_or_else(|| "latency".into());
+    let a = Args(
+        argv.iter()
+            .skip(1)
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    );
+    let bot = a.s("bot", "livebot").to_string();
+    let name = a
+        .s(
+            "name",
+            &format!("hlb-native-{}-{bench}", std::process::id()),
+        )
+        .to_string();
+    hftlive::iox::prepare_dirs();
+    let body = match (bench.as_str(), bot.as_str()) {
+        ("latency", "livebot") => latency_livebot(&a, &name),
+        ("latency", "hftlive") => latency_hftlive(&a, &name),
+        ("rtt", "livebot") => rtt_livebot(&a, &name),
+        ("throughput", "livebot") => throughput_livebot(&a, &name),
+        (b, o) => {
+            eprintln!("native_baseline: unknown bench/bot {b}/{o}");
+            std::process::exit(2);
+        }
+    };
+    println!(r#"{{"impl":"native-{bot}","bench":"{bench}",{body}}}"#);
+}

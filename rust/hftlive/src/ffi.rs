@@ -325,6 +325,52 @@ fn slice_mut<'a>(buf: *mut u8, len: usize) -> Option<&'a mut [u8]> {
     Some(unsafe { std::slice::from_raw_parts_mut(buf, len) })
 }
 
+/// The shared body of the `*_open`/`*_start` functions: reads a JSON configuration, creates
+/// the object with `create`, writes its handle, or writes the failure's message into `err`.
+///
+/// # Safety
+/// `cfg` valid for `cfg_len` bytes; `out_handle` valid for one u32; `err` null or valid for
+/// `err_cap` bytes.
+unsafe fn open_object(
+    cfg: *const u8,
+    cfg_len: u32,
+    out_handle: *mut u32,
+    err: *mut u8,
+    err_cap: u32,
+    what: &str,
+    create: impl FnOnce(&str) -> Result<u32, (i32, String)>,
+) -> i32 {
+    guard(|| {
+        let fail = |code: i32, msg: &str| {
+            // SAFETY: per this function's contract.
+            unsafe { write_msg(msg, err, err_cap) };
+            code
+        };
+        if cfg.is_null() || out_handle.is_null() {
+            return fail(
+                HL_E_ARGUMENT,
+                &format!("cannot open {what}: null configuration or handle pointer"),
+            );
+        }
+        // SAFETY: per this function's contract.
+        let bytes = unsafe { std::slice::from_raw_parts(cfg, cfg_len as usize) };
+        let Ok(json) = std::str::from_utf8(bytes) else {
+            return fail(
+                HL_E_CONFIG,
+                &format!("invalid {what} configuration: not UTF-8"),
+            );
+        };
+        match create(json) {
+            Ok(h) => {
+                // SAFETY: checked non-null above; valid per contract.
+                unsafe { *out_handle = h };
+                HL_OK
+            }
+            Err((code, msg)) => fail(code, &msg),
+        }
+    })
+}
+
 /// ABI version (`rust/ABI.md`).
 #[no_mangle]
 pub extern "C" fn hl_abi_version() -> u32 {
@@ -348,44 +394,20 @@ pub unsafe extern "C" fn hl_client_open(
     err: *mut u8,
     err_cap: u32,
 ) -> i32 {
-    guard(|| {
-        let fail = |code: i32, msg: &str| {
-            // SAFETY: per this function's contract.
-            unsafe { write_msg(msg, err, err_cap) };
-            code
-        };
-        if cfg.is_null() || out_handle.is_null() {
-            return fail(
-                HL_E_ARGUMENT,
-                "hl_client_open: null configuration or handle pointer",
-            );
-        }
-        // SAFETY: per this function's contract.
-        let bytes = unsafe { std::slice::from_raw_parts(cfg, cfg_len as usize) };
-        let Ok(json) = std::str::from_utf8(bytes) else {
-            return fail(HL_E_CONFIG, "invalid client configuration: not UTF-8");
-        };
-        match open_client(json) {
-            Ok(c) => {
-                let h = CLIENTS
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(c.clone());
-                match h {
-                    Some(h) => {
-                        // SAFETY: checked non-null above; valid per contract.
-                        unsafe { *out_handle = h };
-                        HL_OK
-                    }
-                    None => {
-                        c.close();
-                        fail(HL_E_FULL, "too many open clients")
-                    }
-                }
-            }
-            Err((code, msg)) => fail(code, &msg),
-        }
-    })
+    // SAFETY: forwarded contract.
+    unsafe {
+        open_object(cfg, cfg_len, out_handle, err, err_cap, "client", |json| {
+            let c = open_client(json)?;
+            let h = CLIENTS
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(c.clone());
+            h.ok_or_else(|| {
+                c.close();
+                (HL_E_FULL, "too many open clients".to_string())
+            })
+        })
+    }
 }
 
 /// Closes a client: wakes waits, stops and joins its engine thread.
@@ -748,43 +770,17 @@ pub unsafe extern "C" fn hl_sim_start(
     err: *mut u8,
     err_cap: u32,
 ) -> i32 {
-    guard(|| {
-        let fail = |code: i32, msg: &str| {
-            // SAFETY: per this function's contract.
-            unsafe { write_msg(msg, err, err_cap) };
-            code
-        };
-        if cfg.is_null() || out_handle.is_null() {
-            return fail(
-                HL_E_ARGUMENT,
-                "hl_sim_start: null configuration or handle pointer",
-            );
-        }
-        // SAFETY: per this function's contract.
-        let bytes = unsafe { std::slice::from_raw_parts(cfg, cfg_len as usize) };
-        let Ok(json) = std::str::from_utf8(bytes) else {
-            return fail(HL_E_CONFIG, "invalid sim configuration: not UTF-8");
-        };
-        let config = match hftlive_sim::SimConfig::from_json(json) {
-            Ok(c) => c,
-            Err(m) => return fail(HL_E_CONFIG, &m),
-        };
-        match hftlive_sim::Sim::start(config) {
-            Ok(s) => match SIMS
-                .lock()
+    // SAFETY: forwarded contract.
+    unsafe {
+        open_object(cfg, cfg_len, out_handle, err, err_cap, "sim", |json| {
+            let config = hftlive_sim::SimConfig::from_json(json).map_err(|m| (HL_E_CONFIG, m))?;
+            let s = hftlive_sim::Sim::start(config).map_err(|m| (HL_E_IPC, m))?;
+            SIMS.lock()
                 .unwrap_or_else(|e| e.into_inner())
                 .insert(Arc::new(Mutex::new(Some(s))))
-            {
-                Some(h) => {
-                    // SAFETY: checked non-null; valid per contract.
-                    unsafe { *out_handle = h };
-                    HL_OK
-                }
-                None => fail(HL_E_FULL, "too many sims"),
-            },
-            Err(m) => fail(HL_E_IPC, &m),
-        }
-    })
+                .ok_or((HL_E_FULL, "too many sims".to_string()))
+        })
+    }
 }
 
 /// Stops a sim (drops its ports, joins its thread).

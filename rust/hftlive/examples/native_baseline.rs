@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run --release --example native_baseline -- <bench> [key=value ...]
-//!   bench: latency | rtt | throughput
+//!   bench: latency | rtt | throughput | cycles (bot=hftlive only)
 //!   keys:  bot=livebot|hftlive   rate=10000   seconds=5   warmup=0.5   orders=300
 //!          trade_ratio=0.5   poll_us=50   engine_wait=adaptive   name=<connector name>
 //! ```
@@ -278,6 +278,126 @@ fn throughput_livebot(a: &Args, name: &str) -> String {
     )
 }
 
+/// The same throughput measurement through hftlive's engine natively (inline, no JavaScript).
+fn throughput_hftlive(a: &Args, name: &str) -> String {
+    let sim = start_sim(a, name);
+    let cfg = format!(
+        r#"{{"instruments":[{{"connector":"{name}","symbol":"btcusdt","tick_size":0.1,"lot_size":0.001}}],"mode":"inline","engine_wait":"{}"}}"#,
+        a.s("engine_wait", "adaptive")
+    );
+    let mut h = 0u32;
+    // SAFETY: valid buffers.
+    let rc = unsafe {
+        hl_client_open(
+            cfg.as_ptr(),
+            cfg.len() as u32,
+            &mut h,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    assert_eq!(rc, HL_OK);
+    let dur = Duration::from_secs_f64(a.f("seconds", 3.0));
+    let warm = Duration::from_secs_f64(a.f("warmup", 0.5));
+    let mut buf = vec![0u8; 64 * 4096];
+    let (mut trades, mut events) = (0u64, 0u64);
+    let mut w = None;
+    let t0 = Instant::now();
+    let mut poll = |trades: &mut u64, events: &mut u64| {
+        // SAFETY: buf holds 4096 records.
+        let n = unsafe { hl_client_poll(h, buf.as_mut_ptr(), 4096, 10_000) };
+        for i in 0..n.max(0) as usize {
+            *events += 1;
+            if buf[i * 64] == K_TRADE {
+                *trades += 1;
+            }
+        }
+    };
+    while t0.elapsed() < warm + dur {
+        poll(&mut trades, &mut events);
+        if w.is_none() && t0.elapsed() >= warm {
+            w = Some((Instant::now(), trades, events));
+        }
+    }
+    let (ws, tr0, ev0) = w.unwrap();
+    let win = ws.elapsed().as_secs_f64();
+    let (tr1, ev1) = (trades, events);
+    sim.fault(Fault::PauseMarket(true));
+    let mut produced = sim.stats().market_events;
+    let drain_end = Instant::now() + Duration::from_millis(500);
+    while Instant::now() < drain_end && trades < produced {
+        poll(&mut trades, &mut events);
+    }
+    produced = sim.stats().market_events;
+    hl_client_close(h);
+    sim.stop();
+    format!(
+        r#""trades_per_s":{:.0},"events_per_s":{:.0},"produced":{produced},"received":{trades},"lost":{}"#,
+        (tr1 - tr0) as f64 / win,
+        (ev1 - ev0) as f64 / win,
+        produced.saturating_sub(trades),
+    )
+}
+
+/// RSS across `cycles` open → registered → close cycles of hftlive's engine (threaded client,
+/// no JavaScript): separates native growth from JavaScript's in the TypeScript cycles bench.
+fn cycles_hftlive(a: &Args, name: &str) -> String {
+    let sim = start_sim(a, name);
+    let cycles = a.f("cycles", 1000.0) as usize;
+    let warm = a.f("warm", 20.0) as usize;
+    let cfg = format!(
+        r#"{{"instruments":[{{"connector":"{name}","symbol":"btcusdt","tick_size":0.1,"lot_size":0.001}}],"mode":"thread"}}"#
+    );
+    let mut buf = vec![0u8; 64 * 4096];
+    let rss_start = rss_kib();
+    let mut rss_warm = 0.0;
+    let mut unregistered = 0;
+    let t0 = Instant::now();
+    for i in 1..=cycles {
+        let mut h = 0u32;
+        // SAFETY: valid buffers.
+        let rc = unsafe {
+            hl_client_open(
+                cfg.as_ptr(),
+                cfg.len() as u32,
+                &mut h,
+                std::ptr::null_mut(),
+                0,
+            )
+        };
+        assert_eq!(rc, HL_OK);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut registered = false;
+        while !registered && Instant::now() < deadline {
+            // SAFETY: buf holds 4096 records.
+            let n = unsafe { hl_client_poll(h, buf.as_mut_ptr(), 4096, 10_000) };
+            for k in 0..n.max(0) as usize {
+                let r = RecView(&buf[k * 64..k * 64 + 64]);
+                if r.kind() == K_INSTRUMENT && r.aux() == INST_REGISTERED {
+                    registered = true;
+                }
+            }
+        }
+        if !registered {
+            unregistered += 1;
+        }
+        hl_client_close(h);
+        if i == warm {
+            rss_warm = rss_kib();
+        }
+    }
+    let ms = t0.elapsed().as_secs_f64() * 1e3 / cycles as f64;
+    let rss_end = rss_kib();
+    sim.stop();
+    format!(
+        r#""cycles":{cycles},"ms_per_cycle":{ms:.2},"rss_start":{:.2},"rss_after_warm":{:.2},"rss_end":{:.2},"rss_growth":{:.2},"unregistered":{unregistered}"#,
+        rss_start / 1024.0,
+        rss_warm / 1024.0,
+        rss_end / 1024.0,
+        (rss_end - rss_warm) / 1024.0
+    )
+}
+
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let bench = argv.first().cloned().unwrap_or_else(|| "latency".into());
@@ -301,6 +421,8 @@ fn main() {
         ("latency", "hftlive") => latency_hftlive(&a, &name),
         ("rtt", "livebot") => rtt_livebot(&a, &name),
         ("throughput", "livebot") => throughput_livebot(&a, &name),
+        ("throughput", "hftlive") => throughput_hftlive(&a, &name),
+        ("cycles", "hftlive") => cycles_hftlive(&a, &name),
         (b, o) => {
             eprintln!("native_baseline: unknown bench/bot {b}/{o}");
             std::process::exit(2);

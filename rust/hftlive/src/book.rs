@@ -10,6 +10,23 @@ use hftbacktest::{
 
 use crate::config::DepthKind;
 
+/// Decimal places of a tick size (at most 12), e.g. 0.1 -> 1, 0.005 -> 3, 1.0 -> 0.
+pub fn tick_decimals(tick_size: f64) -> i32 {
+    (0..12)
+        .find(|d| {
+            let m = 10f64.powi(*d) * tick_size;
+            (m - m.round()).abs() < 1e-9 * m.abs().max(1.0)
+        })
+        .unwrap_or(12)
+}
+
+/// The price of `tick` ticks, rounded to the tick size's decimals so that `1000001 * 0.1` is
+/// `100000.1`, not `100000.10000000001` (hftbacktest multiplies without rounding).
+pub fn tick_price(tick: i64, tick_size: f64) -> f64 {
+    let m = 10f64.powi(tick_decimals(tick_size));
+    (tick as f64 * tick_size * m).round() / m
+}
+
 /// Price levels, best first, as (price, qty).
 pub type Levels = Vec<(f64, f64)>;
 
@@ -106,11 +123,11 @@ impl Book {
                 (
                     bids.into_iter()
                         .take(levels)
-                        .map(|(t, q)| (t as f64 * tick, q))
+                        .map(|(t, q)| (tick_price(t, tick), q))
                         .collect(),
                     asks.into_iter()
                         .take(levels)
-                        .map(|(t, q)| (t as f64 * tick, q))
+                        .map(|(t, q)| (tick_price(t, tick), q))
                         .collect(),
                 )
             }
@@ -126,7 +143,7 @@ impl Book {
                     while i >= 0 && bids.len() < levels {
                         let q = bd[i as usize];
                         if q > 0.0 {
-                            bids.push(((i + lb) as f64 * tick, q));
+                            bids.push((tick_price(i + lb, tick), q));
                         }
                         i -= 1;
                     }
@@ -137,7 +154,7 @@ impl Book {
                     while i < ad.len() && asks.len() < levels {
                         let q = ad[i];
                         if q > 0.0 {
-                            asks.push(((i as i64 + lb) as f64 * tick, q));
+                            asks.push((tick_price(i as i64 + lb, tick), q));
                         }
                         i += 1;
                     }
@@ -145,5 +162,21 @@ impl Book {
                 (bids, asks)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_prices_have_no_float_noise() {
+        assert_eq!(tick_decimals(0.1), 1);
+        assert_eq!(tick_decimals(0.005), 3);
+        assert_eq!(tick_decimals(1.0), 0);
+        assert_eq!(tick_decimals(0.00001), 5);
+        assert_eq!(tick_price(500_001, 0.1), 50000.1);
+        assert_eq!(tick_price(3, 0.1), 0.3);
+        assert_eq!(tick_price(12345, 0.005), 61.725);
     }
 }

@@ -29,7 +29,7 @@ use hftbacktest::{
 use iceoryx2::prelude::{ipc, NodeBuilder, SignalHandlingMode};
 
 use crate::{
-    book::{Bbo, Book},
+    book::{tick_price, Bbo, Book},
     config::{ClientConfig, EngineWait},
     iox::{self, Liveness, Peer},
     record::*,
@@ -298,11 +298,11 @@ pub fn order_record(asset: usize, order: &Order, status: u8) -> Rec {
         | ((order.order_type as u8 as u32) | if order.maker { 0x80 } else { 0 }) << 24;
     RecBuilder::new(K_ORDER, order.side as i8, asset as u16, aux)
         .u(1, order.order_id)
-        .f(2, order.price_tick as f64 * order.tick_size)
+        .f(2, tick_price(order.price_tick, order.tick_size))
         .f(3, order.qty)
         .f(4, order.leaves_qty)
         .f(5, order.exec_qty)
-        .f(6, order.exec_price_tick as f64 * order.tick_size)
+        .f(6, tick_price(order.exec_price_tick, order.tick_size))
         .i(7, order.exch_timestamp)
         .build()
 }
@@ -327,12 +327,17 @@ struct Conn {
     pending: VecDeque<usize>,
     /// Last order of ours that expired before being acknowledged: the next `OrderError` is its.
     pending_reject: Option<(usize, u64)>,
+    /// Inside a `BatchStart`..`BatchEnd` sent to all bots (an atomic group of market data).
+    market_batch: bool,
 }
 
 struct AssetReg {
+    conn: usize,
     registered: bool,
     last_sent: Option<Instant>,
     bbo: Bbo,
+    /// A best bid/offer change held until the end of the current batch (exch_ts, local_ts).
+    bbo_pending: Option<(i64, i64)>,
 }
 
 /// The engine: owns the IPC ports (not `Send`), so it lives on one thread.
@@ -402,6 +407,7 @@ impl Engine {
                         batch: None,
                         pending: VecDeque::new(),
                         pending_reject: None,
+                        market_batch: false,
                     });
                     conns.len() - 1
                 }
@@ -423,7 +429,12 @@ impl Engine {
             .config
             .instruments
             .iter()
-            .map(|_| AssetReg {
+            .map(|inst| AssetReg {
+                conn: conns
+                    .iter()
+                    .position(|c| c.name == inst.connector)
+                    .unwrap_or(0),
+                bbo_pending: None,
                 registered: false,
                 last_sent: None,
                 bbo: Bbo {
@@ -643,10 +654,18 @@ impl Engine {
                     let conn = &mut self.conns[c];
                     conn.pending.clear();
                     conn.batch = None;
+                    conn.market_batch = false;
                     conn.pending_reject = None;
                     for &a in &conn.assets {
                         self.regs[a].registered = false;
                         self.regs[a].last_sent = None;
+                    }
+                    // A (re)started connector's book starts from nothing: a fresh connector
+                    // answers the registration with an empty batch and streams the book later,
+                    // so the previous connector's levels must not survive.
+                    for k in 0..self.conns[c].assets.len() {
+                        let a = self.conns[c].assets[k];
+                        self.clear_book(a, ts);
                     }
                     self.stage(
                         RecBuilder::new(K_CONNECTOR, 0, NO_ASSET, 1)
@@ -724,7 +743,11 @@ impl Engine {
         match ev {
             // Connectors also wrap market data in batches sent to all bots (binancefutures does
             // for every depth message): only a batch addressed to us answers a registration.
-            LiveEvent::BatchStart | LiveEvent::BatchEnd if !to_me => {}
+            LiveEvent::BatchStart if !to_me => self.conns[c].market_batch = true,
+            LiveEvent::BatchEnd if !to_me => {
+                self.conns[c].market_batch = false;
+                self.flush_bbo(c);
+            }
             LiveEvent::BatchStart => {
                 self.conns[c].batch = Some(Vec::new());
             }
@@ -744,6 +767,7 @@ impl Engine {
                         .pending
                         .retain(|a| !assets.contains(a) && !regs[*a].registered);
                 }
+                self.flush_bbo(c);
                 let ts = now_ns();
                 for a in assets {
                     if !self.regs[a].registered {
@@ -802,16 +826,21 @@ impl Engine {
             return;
         }
         batch.push(a);
-        {
-            let mut st = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
-            st.assets[a].book.clear(Side::None, 0.0);
-        }
         let ts = now_ns();
         self.stage(
             RecBuilder::new(K_INSTRUMENT, 0, a as u16, INST_SNAPSHOT_BEGIN)
                 .i(2, ts)
                 .build(),
         );
+        self.clear_book(a, ts);
+    }
+
+    /// Empties the book of `a` and tells JavaScript (a DEPTH_CLEAR of both sides).
+    fn clear_book(&mut self, a: usize, ts: i64) {
+        {
+            let mut st = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
+            st.assets[a].book.clear(Side::None, 0.0);
+        }
         self.stage(
             RecBuilder::new(K_DEPTH_CLEAR, 0, a as u16, DEPTH_CLEAR_EVENT as u32)
                 .f(1, f64::NAN)
@@ -819,7 +848,7 @@ impl Engine {
                 .i(4, ts)
                 .build(),
         );
-        self.emit_bbo(a, 0, ts);
+        self.emit_bbo(a, 0, 0);
     }
 
     fn on_feed(&mut self, a: usize, e: &Event) {
@@ -884,7 +913,29 @@ impl Engine {
         }
     }
 
+    /// Publishes the best bid/offer of `a` if it changed. Inside a batch (a connector's atomic
+    /// group of depth events, or a registration snapshot) it waits for the batch's end, so no
+    /// best bid/offer that never existed on the exchange is published.
     fn emit_bbo(&mut self, a: usize, exch_ts: i64, local_ts: i64) {
+        let c = self.regs[a].conn;
+        if self.conns[c].market_batch || self.conns[c].batch.is_some() {
+            self.regs[a].bbo_pending = Some((exch_ts, local_ts));
+            return;
+        }
+        self.publish_bbo(a, exch_ts, local_ts);
+    }
+
+    /// Publishes the deferred best bid/offer of every asset of connector `c`.
+    fn flush_bbo(&mut self, c: usize) {
+        for k in 0..self.conns[c].assets.len() {
+            let a = self.conns[c].assets[k];
+            if let Some((e, l)) = self.regs[a].bbo_pending.take() {
+                self.publish_bbo(a, e, l);
+            }
+        }
+    }
+
+    fn publish_bbo(&mut self, a: usize, exch_ts: i64, local_ts: i64) {
         let (bbo, tick) = {
             let st = self.shared.state.lock().unwrap_or_else(|e| e.into_inner());
             (st.assets[a].book.bbo(), st.assets[a].tick_size)
@@ -896,12 +947,12 @@ impl Engine {
         let bid = if bbo.bid_tick == i64::MIN {
             f64::NAN
         } else {
-            bbo.bid_tick as f64 * tick
+            tick_price(bbo.bid_tick, tick)
         };
         let ask = if bbo.ask_tick == i64::MAX {
             f64::NAN
         } else {
-            bbo.ask_tick as f64 * tick
+            tick_price(bbo.ask_tick, tick)
         };
         self.stage(
             RecBuilder::new(K_BBO, 0, a as u16, 0)
@@ -940,13 +991,13 @@ impl Engine {
             if order.status != Status::New || order.req == Status::None {
                 mine.req = Status::None;
             }
-            if order.status == Status::None && pending_cancel {
-                // A cancel the connector did not know about: keep the order as it was.
-                mine.status = if mine.leaves_qty < mine.qty {
-                    Status::PartiallyFilled
-                } else {
-                    Status::New
-                };
+            // A cancel the exchange did not match (Binance -2011: already filled or gone): the
+            // connector answers with status None, forgets the order and drops any later update
+            // of it, so it can never be tracked or cancelled again. It ends here as Expired, and
+            // the OrderError that follows is tied to it; its true outcome is unknown.
+            let unmatched_cancel = order.status == Status::None && pending_cancel;
+            if unmatched_cancel {
+                mine.status = Status::Expired;
             }
             let status = if rejected {
                 STATUS_REJECTED
@@ -958,14 +1009,10 @@ impl Engine {
                 asset.orders.remove(&id);
                 asset.done.insert(id);
             }
-            if rejected {
-                Some((rec, true))
-            } else {
-                Some((rec, false))
-            }
+            Some((rec, rejected || unmatched_cancel))
         };
-        if let Some((rec, rejected)) = rec {
-            if rejected {
+        if let Some((rec, error_follows)) = rec {
+            if error_follows {
                 self.conns[c].pending_reject = Some((a, id));
             }
             self.stage(rec);

@@ -607,17 +607,7 @@ pub unsafe extern "C" fn hl_client_depth(h: u32, asset: u32, levels: u32, out: *
             );
         };
         let (bids, asks) = a.book.top(levels);
-        out[0] = bids.len() as f64;
-        out[1] = asks.len() as f64;
-        for (i, (p, q)) in bids.iter().enumerate() {
-            out[2 + 2 * i] = *p;
-            out[3 + 2 * i] = *q;
-        }
-        let base = 2 + 2 * levels;
-        for (i, (p, q)) in asks.iter().enumerate() {
-            out[base + 2 * i] = *p;
-            out[base + 1 + 2 * i] = *q;
-        }
+        write_levels(out, levels, &bids, &asks);
         HL_OK
     })
 }
@@ -750,9 +740,15 @@ pub extern "C" fn hl_cleanup_stale() -> i32 {
     })
 }
 
-static SIMS: Mutex<Slots<Arc<Mutex<Option<hftlive_sim::Sim>>>>> = Mutex::new(Slots::new());
+/// An in-process sim and the symbols of its instruments, by index.
+pub struct SimEntry {
+    sim: Mutex<Option<hftlive_sim::Sim>>,
+    symbols: Vec<String>,
+}
 
-fn sim(h: u32) -> Option<Arc<Mutex<Option<hftlive_sim::Sim>>>> {
+static SIMS: Mutex<Slots<Arc<SimEntry>>> = Mutex::new(Slots::new());
+
+fn sim(h: u32) -> Option<Arc<SimEntry>> {
     SIMS.lock().unwrap_or_else(|e| e.into_inner()).get(h)
 }
 
@@ -774,10 +770,19 @@ pub unsafe extern "C" fn hl_sim_start(
     unsafe {
         open_object(cfg, cfg_len, out_handle, err, err_cap, "sim", |json| {
             let config = hftlive_sim::SimConfig::from_json(json).map_err(|m| (HL_E_CONFIG, m))?;
+            config.validate().map_err(|m| (HL_E_CONFIG, m))?;
+            let symbols = config
+                .instruments
+                .iter()
+                .map(|i| i.symbol.clone())
+                .collect();
             let s = hftlive_sim::Sim::start(config).map_err(|m| (HL_E_IPC, m))?;
             SIMS.lock()
                 .unwrap_or_else(|e| e.into_inner())
-                .insert(Arc::new(Mutex::new(Some(s))))
+                .insert(Arc::new(SimEntry {
+                    sim: Mutex::new(Some(s)),
+                    symbols,
+                }))
                 .ok_or((HL_E_FULL, "too many sims".to_string()))
         })
     }
@@ -790,7 +795,7 @@ pub extern "C" fn hl_sim_stop(h: u32) -> i32 {
         let s = SIMS.lock().unwrap_or_else(|e| e.into_inner()).remove(h);
         match s {
             Some(s) => {
-                let taken = s.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let taken = s.sim.lock().unwrap_or_else(|e| e.into_inner()).take();
                 if let Some(sim) = taken {
                     sim.stop();
                 }
@@ -815,7 +820,7 @@ pub extern "C" fn hl_sim_fault(h: u32, fault: u32, value: f64) -> i32 {
             5 if (0.0..=3.0).contains(&value) => Fault::Error(value as u32),
             _ => return HL_E_ARGUMENT,
         };
-        let g = s.lock().unwrap_or_else(|e| e.into_inner());
+        let g = s.sim.lock().unwrap_or_else(|e| e.into_inner());
         match g.as_ref() {
             Some(sim) => {
                 sim.fault(f);
@@ -837,7 +842,7 @@ pub unsafe extern "C" fn hl_sim_stats(h: u32, out: *mut f64, n: u32) -> i32 {
         if out.is_null() {
             return HL_E_ARGUMENT;
         }
-        let g = s.lock().unwrap_or_else(|e| e.into_inner());
+        let g = s.sim.lock().unwrap_or_else(|e| e.into_inner());
         let Some(sim) = g.as_ref() else {
             return HL_E_CLOSED;
         };
@@ -862,6 +867,49 @@ pub unsafe extern "C" fn hl_sim_stats(h: u32, out: *mut f64, n: u32) -> i32 {
         unsafe { std::ptr::copy_nonoverlapping(v.as_ptr(), out, k) };
         k as i32
     })
+}
+
+/// The sim's true book of instrument `asset` (index in its configuration), in the layout of
+/// `hl_client_depth`. Tests compare a client's book to it level for level.
+///
+/// # Safety
+/// `out` valid for `2 + 4 * levels` f64.
+#[no_mangle]
+pub unsafe extern "C" fn hl_sim_book(h: u32, asset: u32, levels: u32, out: *mut f64) -> i32 {
+    guard(|| {
+        let Some(s) = sim(h) else { return HL_E_HANDLE };
+        if out.is_null() {
+            return HL_E_ARGUMENT;
+        }
+        let Some(symbol) = s.symbols.get(asset as usize) else {
+            return HL_E_NOT_FOUND;
+        };
+        let g = s.sim.lock().unwrap_or_else(|e| e.into_inner());
+        let Some((bids, asks)) = g.as_ref().and_then(|sim| sim.book(symbol)) else {
+            return HL_E_NOT_FOUND;
+        };
+        let levels = levels as usize;
+        // SAFETY: valid for 2 + 4*levels f64 per contract.
+        let out = unsafe { std::slice::from_raw_parts_mut(out, 2 + 4 * levels) };
+        write_levels(out, levels, &bids, &asks);
+        HL_OK
+    })
+}
+
+/// Writes top-of-book levels in the `hl_client_depth` layout.
+fn write_levels(out: &mut [f64], levels: usize, bids: &[(f64, f64)], asks: &[(f64, f64)]) {
+    let (nb, na) = (bids.len().min(levels), asks.len().min(levels));
+    out[0] = nb as f64;
+    out[1] = na as f64;
+    for (i, (p, q)) in bids.iter().take(nb).enumerate() {
+        out[2 + 2 * i] = *p;
+        out[3 + 2 * i] = *q;
+    }
+    let base = 2 + 2 * levels;
+    for (i, (p, q)) in asks.iter().take(na).enumerate() {
+        out[base + 2 * i] = *p;
+        out[base + 1 + 2 * i] = *q;
+    }
 }
 
 #[cfg(test)]

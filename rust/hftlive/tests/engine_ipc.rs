@@ -518,3 +518,122 @@ fn close_wakes_a_pending_wait_with_closed() {
     assert!(rc == HL_E_CLOSED || rc == HL_E_HANDLE, "{rc}");
     assert!(start.elapsed() < Duration::from_secs(2));
 }
+
+#[test]
+fn a_restarted_connector_that_answers_with_an_empty_batch_leaves_no_stale_book() {
+    let name = unique_name("rebook");
+    let conn = Connector::new(&name);
+    let mut c = open(&client_cfg(&name, &["btcusdt"], "")).unwrap();
+    let (id, _) = conn.recv(T, |r| is_register(r, "btcusdt")).unwrap();
+    conn.answer_registration(id, "btcusdt", &[(100.0, 1.0), (99.9, 2.0)], &[(100.1, 3.0)]);
+    c.wait_for(T, |r| registered(r, 0)).unwrap();
+    assert_eq!(c.depth(0, 5).0.len(), 2);
+    drop(conn);
+    c.wait_for(T, |r| r.kind() == K_CONNECTOR && r.v().aux() == 0)
+        .expect("down");
+    // A fresh connector has no book yet: its answer is empty, the book streams afterwards.
+    let conn = Connector::new(&name);
+    let (id, _) = conn.recv(T, |r| is_register(r, "btcusdt")).unwrap();
+    conn.answer_registration(id, "btcusdt", &[], &[]);
+    c.wait_for(T, |r| registered(r, 0)).unwrap();
+    assert_eq!(
+        c.depth(0, 5),
+        (vec![], vec![]),
+        "the old connector's levels are gone"
+    );
+    conn.feed("btcusdt", LOCAL_BID_DEPTH_EVENT, 90.0, 1.0, 5);
+    c.wait_for(T, |r| r.kind() == K_DEPTH).unwrap();
+    assert_eq!(c.depth(0, 5), (vec![(90.0, 1.0)], vec![]));
+}
+
+#[test]
+fn best_bid_offer_is_published_once_per_connector_batch() {
+    let name = unique_name("bbobatch");
+    let conn = Connector::new(&name);
+    let mut c = open(&client_cfg(&name, &["btcusdt"], "")).unwrap();
+    let (id, _) = conn.recv(T, |r| is_register(r, "btcusdt")).unwrap();
+    conn.answer_registration(
+        id,
+        "btcusdt",
+        &[(100.0, 1.0)],
+        &[(100.1, 1.0), (100.2, 1.0)],
+    );
+    c.wait_for(T, |r| registered(r, 0)).unwrap();
+    let bbos = |c: &TestClient| {
+        c.seen
+            .iter()
+            .filter(|r| r.kind() == K_BBO)
+            .map(|r| (r.v().f(1), r.v().f(3)))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        bbos(&c),
+        vec![(100.0, 100.1)],
+        "one BBO for the snapshot, never one-sided"
+    );
+    // One exchange message moving the touch up two ticks, as binancefutures publishes it:
+    // wrapped in a batch to all bots, bids first.
+    conn.send(0, LiveEvent::BatchStart);
+    conn.feed("btcusdt", LOCAL_BID_DEPTH_EVENT, 100.1, 1.0, 9);
+    conn.feed("btcusdt", SELL_EVENT | DEPTH_EVENT, 100.1, 0.0, 9);
+    conn.feed("btcusdt", LOCAL_BID_DEPTH_EVENT, 100.2, 1.0, 9);
+    conn.feed("btcusdt", SELL_EVENT | DEPTH_EVENT, 100.2, 0.0, 9);
+    conn.feed("btcusdt", LOCAL_ASK_DEPTH_EVENT, 100.3, 1.0, 9);
+    conn.send(0, LiveEvent::BatchEnd);
+    conn.feed(
+        "btcusdt",
+        LOCAL_EVENT | BUY_EVENT | TRADE_EVENT,
+        100.2,
+        1.0,
+        10,
+    );
+    c.wait_for(T, |r| r.kind() == K_TRADE).unwrap();
+    assert_eq!(
+        bbos(&c),
+        vec![(100.0, 100.1), (100.2, 100.3)],
+        "no intermediate (crossed) best bid/offer"
+    );
+}
+
+#[test]
+fn a_cancel_the_exchange_cannot_match_ends_the_order_with_the_code() {
+    let name = unique_name("c2011");
+    let conn = Connector::new(&name);
+    let mut c = open(&client_cfg(&name, &["btcusdt"], "")).unwrap();
+    let (id, _) = conn.recv(T, |r| is_register(r, "btcusdt")).unwrap();
+    conn.answer_registration(id, "btcusdt", &[], &[]);
+    c.wait_for(T, |r| registered(r, 0)).unwrap();
+    assert_eq!(c.submit(0, 21.0, 1, 100.0, 0.001, 0, 0), HL_OK);
+    let (_, req) = conn
+        .recv(T, |r| matches!(r, LiveRequest::Order { .. }))
+        .unwrap();
+    let LiveRequest::Order { order, .. } = req else {
+        unreachable!()
+    };
+    conn.send(0, order_event("btcusdt", order.clone(), Status::New, 1));
+    c.wait_for(T, |r| r.kind() == K_ORDER).unwrap();
+    assert_eq!(hl_client_cancel(c.h, 0, 21.0), HL_OK);
+    conn.recv(T, |r| matches!(r, LiveRequest::Order { .. }))
+        .unwrap();
+    // binancefutures: -2011 "Unknown order sent." -> status None, then an OrderError.
+    conn.send(0, order_event("btcusdt", order, Status::None, 2));
+    let mut m = std::collections::HashMap::new();
+    m.insert("code".to_string(), Value::Int(-2011));
+    m.insert(
+        "msg".to_string(),
+        Value::String("Unknown order sent.".into()),
+    );
+    conn.send(
+        0,
+        LiveEvent::Error(LiveError::with(ErrorKind::OrderError, Value::Map(m))),
+    );
+    let e = c.wait_for(T, |r| r.kind() == K_ERROR).unwrap();
+    assert_eq!((e.v().i(1), e.v().u(2)), (-2011, 21));
+    let o = c.seen.iter().rev().find(|r| r.kind() == K_ORDER).unwrap();
+    assert_eq!(
+        o.v().aux() as u8,
+        Status::Expired as u8,
+        "terminal, not stuck at New"
+    );
+    assert_eq!(hl_client_cancel(c.h, 0, 21.0), HL_E_STATE);
+}

@@ -570,6 +570,7 @@ export class LiveClient {
   // Health.
   readonly #connUp: (boolean | undefined)[];
   readonly #connWasDown: boolean[];
+  readonly #connEverUp: boolean[];
   readonly #registered: boolean[];
   readonly #waitingReg: boolean[];
   readonly #lastMarket: Float64Array;
@@ -592,7 +593,7 @@ export class LiveClient {
   #illegal = 0;
   #reconnects = 0;
   #lastTick = 0;
-  readonly #readyWaiters: (() => void)[] = [];
+  readonly #readyWaiters: ((error?: Error) => void)[] = [];
 
   private constructor(
     lib: NativeLibrary,
@@ -626,6 +627,7 @@ export class LiveClient {
     const n = this.#specs.length;
     this.#connUp = connectorNames.map(() => undefined);
     this.#connWasDown = connectorNames.map(() => false);
+    this.#connEverUp = connectorNames.map(() => false);
     this.#registered = new Array(n).fill(false);
     this.#waitingReg = new Array(n).fill(false);
     this.#lastMarket = new Float64Array(n);
@@ -734,37 +736,52 @@ export class LiveClient {
       throw errorFromStatus(rc, msg ? `Cannot connect: ${msg}` : "", "Cannot connect");
     }
     const client = new LiveClient(lib, out[0], options, connectorNames, assetConn);
-    if (mode === "stream") client.#pumpDone = client.#pump();
+    if (mode === "stream") client.#pumpDone = LiveClient.#pump(new WeakRef(client), lib, out[0]);
     return client;
   }
 
   // ---------------------------------------------------------------- pump
 
-  async #pump(): Promise<void> {
-    const sym = this.#lib.symbols;
+  /**
+   * The stream-mode pump: one pending `hl_client_wait` at a time, then
+   * synchronous drains. It holds the client only through a WeakRef while it
+   * waits, so a client dropped without `close()` can still be collected; the
+   * finalizer then closes the native client, which wakes the wait, and the
+   * pump ends (nothing keeps the process alive).
+   */
+  static async #pump(ref: WeakRef<LiveClient>, lib: NativeLibrary, h: number): Promise<void> {
+    // Wait first, drain after: nothing is delivered before the caller of connect() has had
+    // the chance to attach callbacks and streams (the first drain is a task away).
+    for (;;) {
+      const r = await lib.symbols.hl_client_wait(h, 250);
+      if (!LiveClient.#pumpStep(ref, r)) return;
+    }
+  }
+
+  /** One step of the pump: handles a wait's result and drains; false to stop. */
+  static #pumpStep(ref: WeakRef<LiveClient>, waited: number): boolean {
+    const c = ref.deref();
+    if (c === undefined || c.#closing) return false;
     try {
-      while (!this.#closing) {
-        this.#drainAll();
-        if (this.#closing) break;
-        const r = await sym.hl_client_wait(this.#h, 250);
-        if (r < 0) {
-          if (this.#closing) break;
-          throw this.#lib.error(this.#h, r, "Cannot wait for events");
-        }
-        if (r === 0) this.#tick(this.#lib.symbols.hl_now());
+      if (waited < 0) {
+        throw c.#lib.error(c.#h, waited, "Cannot wait for events");
       }
+      if (waited === 0) c.#tick(c.#lib.symbols.hl_now());
+      c.#drainAll();
+      return !c.#closing;
     } catch (e) {
-      if (!this.#closing) {
-        this.#dispatch({
+      if (!c.#closing) {
+        c.#dispatch({
           type: "error",
           kind: ErrorKind.Client,
           asset: -1,
           code: 0,
           orderId: 0,
           message: `The event pump stopped: ${e instanceof Error ? e.message : String(e)}`,
-          ts: this.#lib.symbols.hl_now(),
+          ts: c.#lib.symbols.hl_now(),
         }, undefined);
       }
+      return false;
     }
   }
 
@@ -837,7 +854,7 @@ export class LiveClient {
       }
       case "depth":
       case "depthClear":
-        if (ev.exchTs > 0) this.#lastMarket[ev.asset] = ev.recvTs;
+        if (ev.exchTs > 0 && ev.localTs > 0) this.#lastMarket[ev.asset] = ev.recvTs;
         this.#fan("depthUpdates", ev);
         this.#emit("depth", ev);
         break;
@@ -880,7 +897,9 @@ export class LiveClient {
   }
 
   #market(ev: Trade | BookUpdate): void {
-    if (ev.exchTs > 0) {
+    // Snapshot-derived records carry no real timestamps (hftbacktest's fused-depth snapshot
+    // sets local_ts 0 and exch_ts to each level's age): no latency sample from them.
+    if (ev.exchTs > 0 && ev.localTs > 0) {
       this.#lastMarket[ev.asset] = ev.recvTs;
       this.#feed.add(ev.recvTs - ev.exchTs);
       this.#feedExchLocal.add(ev.localTs - ev.exchTs);
@@ -1008,12 +1027,20 @@ export class LiveClient {
             this.#reconcileAfter[a] = ev.ts;
           }
         }
-      } else if (prev === undefined) {
+      }
+      if (!this.#connEverUp[c]) {
+        // The first time this connector is seen up, whether or not it was seen down first
+        // (a client started before its connector).
+        this.#connEverUp[c] = true;
         this.#emit("connect", ev);
       }
     } else {
+      // No connector to register with: its instruments wait for it (DESIGN point 1).
       for (let a = 0; a < this.#specs.length; a++) {
-        if (this.#assetConn[a] === c) this.#registered[a] = false;
+        if (this.#assetConn[a] === c) {
+          this.#registered[a] = false;
+          this.#waitingReg[a] = true;
+        }
       }
       if (prev !== undefined) {
         this.#connWasDown[c] = true;
@@ -1760,9 +1787,10 @@ export class LiveClient {
         ),
       );
     }, timeoutMs);
-    const done = (): void => {
+    const done = (error?: Error): void => {
       clearTimeout(timer);
-      resolve();
+      if (error === undefined) resolve();
+      else reject(error);
     };
     this.#readyWaiters.push(done);
     return promise;
@@ -1931,7 +1959,9 @@ export class LiveClient {
         );
       }
     }
-    this.#readyWaiters.length = 0;
+    for (const w of this.#readyWaiters.splice(0)) {
+      w(new ClosedError("Cannot wait for registration: the client was closed"));
+    }
     this.#handlers.clear();
   }
 

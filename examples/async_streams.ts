@@ -7,9 +7,9 @@
  * @module
  */
 
-import { LiveClient, Side, Sim } from "../mod.ts";
+import { isTerminalStatus, LiveClient, orderStatusName, Side, Sim } from "../mod.ts";
 
-const SECONDS = Number(Deno.env.get("EXAMPLE_SECONDS") ?? 2);
+const SECONDS = Number(Deno.env.get("HFTLIVE_EXAMPLE_SECONDS") ?? 2);
 await using sim = Sim.start({
   name: `streams-${Deno.pid}`,
   instruments: [{ symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001, startPrice: 50_000 }],
@@ -31,7 +31,7 @@ const handlers = [
   (async () => {
     for await (const o of client.orderUpdates) {
       counts.orders++;
-      console.log(`order ${o.orderId} status ${o.status}`);
+      console.log(`order ${o.orderId} ${orderStatusName(o.status)}`);
     }
   })(),
   (async () => {
@@ -46,7 +46,13 @@ const bbo = client.bbo(0);
 const price = Number.isFinite(bbo?.bidPrice) ? bbo!.bidPrice - 1 : 49_000;
 const order = await client.submitOrder({ side: Side.Buy, price, qty: 0.001 }, { wait: true });
 await new Promise((r) => setTimeout(r, SECONDS * 1000));
-await client.cancelOrder(order.orderId, { wait: true });
+// The market may have walked into the bid meanwhile: cancel only if still working.
+const now = client.order(order.orderId);
+if (now !== undefined && !isTerminalStatus(now.status)) {
+  await client.cancelOrder(order.orderId, { wait: true });
+}
 await client.close(); // ends every stream: the handlers finish
 await Promise.all(handlers);
-console.log(counts);
+console.log(
+  `trades=${counts.trades} bbo=${counts.bbo} orders=${counts.orders} errors=${counts.errors}`,
+);

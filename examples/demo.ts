@@ -18,28 +18,40 @@ import {
   Sim,
 } from "../mod.ts";
 
-const SECONDS = Number(Deno.env.get("DEMO_SECONDS") ?? 3);
+const SECONDS = Number(Deno.env.get("HFTLIVE_EXAMPLE_SECONDS") ?? 3);
+const TICK = 0.1;
+const LOT = 0.001;
 const name = `demo-${Deno.pid}`;
+
+/** Decimal places of a tick or lot size (0.1 → 1, 0.001 → 3, 0.25 → 2, 1e-8 → 8). */
+function decimals(step: number): number {
+  const [mantissa, exp] = step.toExponential().split("e");
+  const frac = mantissa.split(".")[1]?.length ?? 0;
+  return Math.max(0, frac - Number(exp));
+}
 const us = (ns: number): string => Number.isFinite(ns) ? `${(ns / 1e3).toFixed(0)} µs` : "–";
-const px = (p: number): string => Number.isFinite(p) ? p.toFixed(1) : "–";
+/** A price on the tick grid, without float noise. */
+const px = (p: number): string => Number.isFinite(p) ? p.toFixed(decimals(TICK)) : "–";
+/** A quantity on the lot grid, without float noise (0.026000000000000002 → "0.026"). */
+const qty = (q: number): string => Number.isFinite(q) ? q.toFixed(decimals(LOT)) : "–";
 
 function describe(o: Order): string {
-  const fill = o.execQty > 0 ? `, last fill ${o.execQty} @ ${px(o.execPrice)}` : "";
-  return `order ${o.orderId} ${o.side === Side.Buy ? "buy" : "sell"} ${o.qty} @ ${px(o.price)}: ${
-    orderStatusName(o.status)
-  } (leaves ${o.leavesQty}${fill})`;
+  const fill = o.execQty > 0 ? `, last fill ${qty(o.execQty)} @ ${px(o.execPrice)}` : "";
+  return `order ${o.orderId} ${o.side === Side.Buy ? "buy" : "sell"} ${qty(o.qty)} @ ${
+    px(o.price)
+  }: ${orderStatusName(o.status)} (leaves ${qty(o.leavesQty)}${fill})`;
 }
 
 await using sim = Sim.start({
   name,
-  instruments: [{ symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001, startPrice: 50_000 }],
+  instruments: [{ symbol: "btcusdt", tickSize: TICK, lotSize: LOT, startPrice: 50_000 }],
   rate: 200,
   seed: 7,
 });
 console.log(`paper exchange "${sim.name}" started`);
 
 await using client = await LiveClient.connect({
-  instruments: [{ connector: sim.name, symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001 }],
+  instruments: [{ connector: sim.name, symbol: "btcusdt", tickSize: TICK, lotSize: LOT }],
   ready: 10_000,
 });
 console.log("client connected, btcusdt registered");
@@ -57,7 +69,7 @@ const printTrades = (async () => {
   for await (const t of client.trades.pipeThrough(new TransformStream(), { signal: stop })) {
     if (trades++ % 20 === 0) {
       console.log(
-        `trade  ${t.side === Side.Buy ? "buy " : "sell"} ${t.qty.toFixed(3)} @ ${px(t.price)}`,
+        `trade  ${t.side === Side.Buy ? "buy " : "sell"} ${qty(t.qty)} @ ${px(t.price)}`,
       );
     }
   }
@@ -65,7 +77,9 @@ const printTrades = (async () => {
 const printBbo = (async () => {
   for await (const b of client.bookUpdates.pipeThrough(new TransformStream(), { signal: stop })) {
     if (bbos++ % 40 === 0) {
-      console.log(`bbo    ${px(b.bidPrice)} x ${b.bidQty} | ${px(b.askPrice)} x ${b.askQty}`);
+      console.log(
+        `bbo    ${px(b.bidPrice)} x ${qty(b.bidQty)} | ${px(b.askPrice)} x ${qty(b.askQty)}`,
+      );
     }
   }
 })().catch(() => {});
@@ -90,13 +104,13 @@ console.log(
 );
 const bbo = client.bbo(0);
 const bid = Number.isFinite(bbo?.bidPrice) ? bbo!.bidPrice : 50_000;
-const ask = Number.isFinite(bbo?.askPrice) ? bbo!.askPrice : bid + 0.1;
+const ask = Number.isFinite(bbo?.askPrice) ? bbo!.askPrice : bid + TICK;
 
 const updates: LiveEvent[] = [];
 client.on("order", (u) => updates.push(u));
 
 const resting = await client.submitOrder(
-  { side: Side.Buy, price: bid - 1, qty: 0.001 },
+  { side: Side.Buy, price: bid - 10 * TICK, qty: LOT },
   { wait: true, timeoutMs: 5000 },
 );
 console.log(`ack    ${describe(resting)}`);
@@ -106,7 +120,7 @@ if (resting.status === OrderStatus.New || resting.status === OrderStatus.Partial
 }
 
 const taking = await client.submitOrder(
-  { side: Side.Buy, price: ask + 1, qty: 0.002 },
+  { side: Side.Buy, price: ask + 10 * TICK, qty: 2 * LOT },
   { wait: true, timeoutMs: 5000 },
 );
 console.log(`ack    ${describe(taking)}`);
@@ -120,7 +134,7 @@ if (final.status !== OrderStatus.Filled && final.status !== OrderStatus.Canceled
   const c = await client.cancelOrder(final.orderId, { wait: true, timeoutMs: 5000 });
   console.log(`cancel ${describe(c)}`);
 }
-console.log(`position ${client.position(0).qty}`);
+console.log(`position ${qty(client.position(0).qty)}`);
 const h = client.health;
 console.log(
   `order round trip p50 ${us(h.orderLatency.p50)} (request→exchange ${

@@ -9,9 +9,9 @@
  * @module
  */
 
-import { LiveClient, OrderStatus, Side, Sim } from "../mod.ts";
+import { LiveClient, OrderStatus, orderStatusName, Sim } from "../mod.ts";
 
-const SECONDS = Number(Deno.env.get("EXAMPLE_SECONDS") ?? 2);
+const SECONDS = Number(Deno.env.get("HFTLIVE_EXAMPLE_SECONDS") ?? 2);
 await using sim = Sim.start({
   name: `hot-${Deno.pid}`,
   instruments: [{ symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001, startPrice: 50_000 }],
@@ -33,7 +33,7 @@ while (Date.now() < end) {
     if (ev.type === "bbo" && Number.isFinite(ev.bidPrice) && Number.isFinite(ev.askPrice)) {
       mid = (ev.bidPrice + ev.askPrice) / 2;
     } else if (ev.type === "order" && ev.orderId === orderId) {
-      console.log(`order ${ev.orderId}: status ${ev.status}`);
+      console.log(`order ${ev.orderId}: ${orderStatusName(ev.status)}`);
     }
   }
   // One resting bid 5 ticks under the mid, once the book is known.
@@ -48,5 +48,5 @@ console.log(
   `${events} events in ${SECONDS} s, feed latency p50 ${
     (h.feedLatency.p50 / 1e3).toFixed(1)
   } µs, ` +
-    `p99 ${(h.feedLatency.p99 / 1e3).toFixed(1)} µs; ${Side.Buy === 1 ? "ok" : ""}`,
+    `p99 ${(h.feedLatency.p99 / 1e3).toFixed(1)} µs`,
 );

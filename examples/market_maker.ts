@@ -10,7 +10,7 @@
 
 import { LiveClient, OrderStatus, Side, Sim, TimeInForce } from "../mod.ts";
 
-const SECONDS = Number(Deno.env.get("EXAMPLE_SECONDS") ?? 3);
+const SECONDS = Number(Deno.env.get("HFTLIVE_EXAMPLE_SECONDS") ?? 3);
 const TICK = 0.1;
 const LOT = 0.001;
 const SPREAD = 2; // ticks from the mid
@@ -29,9 +29,15 @@ await using client = await LiveClient.connect({
 
 const quotes: Record<number, number> = { [Side.Buy]: 0, [Side.Sell]: 0 };
 let fills = 0;
+let maxInventory = 0;
 client.on("fill", (f) => {
   fills++;
-  console.log(`fill ${f.side === Side.Buy ? "buy" : "sell"} ${f.qty} @ ${f.price.toFixed(1)}`);
+  console.log(
+    `fill ${f.side === Side.Buy ? "buy" : "sell"} ${f.qty.toFixed(3)} @ ${f.price.toFixed(1)}`,
+  );
+});
+client.on("position", (p) => {
+  maxInventory = Math.max(maxInventory, Math.abs(p.qty));
 });
 
 function quote(side: Side, price: number): void {
@@ -65,4 +71,10 @@ for await (const bbo of client.bookUpdates) {
   quote(Side.Sell, Math.ceil(mid / TICK + SPREAD) * TICK);
 }
 await client.cancelAll(undefined, { wait: true, timeoutMs: 3000 }).catch(() => {});
-console.log(`${fills} fills, position ${client.position(0).qty}`);
+const position = client.position(0).qty;
+console.log(`${fills} fills, position ${position.toFixed(3)}`);
+console.log(
+  `max inventory ${maxInventory.toFixed(3)} (limit ${MAX_POSITION.toFixed(3)}): ${
+    maxInventory <= MAX_POSITION + LOT / 2 ? "within limit" : "LIMIT EXCEEDED"
+  }`,
+);

@@ -4,7 +4,6 @@ import {
   ErrorKind,
   InvalidOrderStatusError,
   LiveClient,
-  type LiveEvent,
   NativeError,
   OrderNotFoundError,
   OrderStatus,
@@ -14,23 +13,7 @@ import {
   TimeoutError,
   ValidationError,
 } from "../mod.ts";
-import {
-  connect,
-  hasInProcessSim,
-  nextEvent,
-  sleep,
-  startSim,
-  uniqueName,
-  until,
-} from "./helpers_test.ts";
-
-async function lastTrade(client: LiveClient): Promise<number> {
-  const e = await nextEvent(
-    client,
-    (e): e is Extract<LiveEvent, { type: "trade" }> => e.type === "trade",
-  );
-  return e.price;
-}
+import { connect, lastTrade, sleep, startSim, uniqueName, until } from "./helpers.ts";
 
 Deno.test("LiveClient.connect() receives trades, best bid/offer and depth updates", async () => {
   await using sim = await startSim({ rate: 1000 });
@@ -268,22 +251,18 @@ Deno.test("close() during a pending wait ends streams and rejects waits", async 
   assert.ok(e instanceof ClosedError || e?.status !== undefined);
 });
 
-Deno.test({
-  name: "a wait times out with TimeoutError (ambiguous)",
-  ignore: !hasInProcessSim,
-  fn: async () => {
-    await using sim = await startSim();
-    await using client = await connect(sim);
-    const price = (await lastTrade(client)) - 100;
-    sim.fault(SimFault.DelayMs, 500);
-    const e = await client.submitOrder({ side: Side.Buy, price, qty: 0.001 }, {
-      wait: true,
-      timeoutMs: 50,
-    }).catch((e) => e);
-    assert.ok(e instanceof TimeoutError, String(e));
-    assert.equal(e.ambiguous, true);
-    await sleep(700);
-  },
+Deno.test("a wait times out with TimeoutError (ambiguous)", async () => {
+  await using sim = await startSim();
+  await using client = await connect(sim);
+  const price = (await lastTrade(client)) - 100;
+  sim.fault(SimFault.DelayMs, 500);
+  const e = await client.submitOrder({ side: Side.Buy, price, qty: 0.001 }, {
+    wait: true,
+    timeoutMs: 50,
+  }).catch((e) => e);
+  assert.ok(e instanceof TimeoutError, String(e));
+  assert.equal(e.ambiguous, true);
+  await sleep(700);
 });
 
 Deno.test("poll mode returns decoded events synchronously", async () => {
@@ -341,7 +320,7 @@ Deno.test("disconnect and reconnect are reported when the connector restarts", a
   const t0 = Date.now();
   await sim.stop();
   await until(() => events.includes("disconnect"), 3000, "disconnect");
-  assert.ok(Date.now() - t0 < 1500, `disconnect after ${Date.now() - t0} ms`);
+  assert.ok(Date.now() - t0 < 500, `disconnect after ${Date.now() - t0} ms`);
   assert.equal(client.health.connected, false);
   sim = await startSim({ name });
   try {
@@ -354,57 +333,45 @@ Deno.test("disconnect and reconnect are reported when the connector restarts", a
   }
 });
 
-Deno.test({
-  name: "a connector rejection carries the exchange code",
-  ignore: !hasInProcessSim,
-  fn: async () => {
-    await using sim = await startSim();
-    await using client = await connect(sim);
-    const errors = client.errors.getReader();
-    const price = (await lastTrade(client)) - 100;
-    sim.fault(SimFault.RejectOrders, -2019);
-    const o = await client.submitOrder({ side: Side.Buy, price, qty: 0.001 }, { wait: true });
-    assert.equal(o.status, OrderStatus.Rejected);
-    assert.equal(o.rejectCode, -2019);
-    const { value: e } = await errors.read();
-    assert.equal(e?.kind, ErrorKind.OrderError);
-    assert.equal(e?.orderId, o.orderId);
-    assert.equal(e?.code, -2019);
-    await errors.cancel();
-  },
+Deno.test("a connector rejection carries the exchange code", async () => {
+  await using sim = await startSim();
+  await using client = await connect(sim);
+  const errors = client.errors.getReader();
+  const price = (await lastTrade(client)) - 100;
+  sim.fault(SimFault.RejectOrders, -2019);
+  const o = await client.submitOrder({ side: Side.Buy, price, qty: 0.001 }, { wait: true });
+  assert.equal(o.status, OrderStatus.Rejected);
+  assert.equal(o.rejectCode, -2019);
+  const { value: e } = await errors.read();
+  assert.equal(e?.kind, ErrorKind.OrderError);
+  assert.equal(e?.orderId, o.orderId);
+  assert.equal(e?.code, -2019);
+  await errors.cancel();
 });
 
-Deno.test({
-  name: "paused market data shows as staleness while the connector stays up",
-  ignore: !hasInProcessSim,
-  fn: async () => {
-    await using sim = await startSim();
-    await using client = await connect(sim, { staleAfterMs: 300 });
-    const stale: number[] = [];
-    client.on("stale", (h) => stale.push(h.asset));
-    await lastTrade(client);
-    sim.fault(SimFault.PauseMarket, 1);
-    await until(() => stale.length > 0, 3000, "stale");
-    const h = client.health;
-    assert.equal(h.connected, true);
-    assert.equal(h.instruments[0].stale, true);
-    sim.fault(SimFault.PauseMarket, 0);
-    await until(() => !client.health.instruments[0].stale, 3000, "fresh");
-  },
+Deno.test("paused market data shows as staleness while the connector stays up", async () => {
+  await using sim = await startSim();
+  await using client = await connect(sim, { staleAfterMs: 300 });
+  const stale: number[] = [];
+  client.on("stale", (h) => stale.push(h.asset));
+  await lastTrade(client);
+  sim.fault(SimFault.PauseMarket, 1);
+  await until(() => stale.length > 0, 3000, "stale");
+  const h = client.health;
+  assert.equal(h.connected, true);
+  assert.equal(h.instruments[0].stale, true);
+  sim.fault(SimFault.PauseMarket, 0);
+  await until(() => !client.health.instruments[0].stale, 3000, "fresh");
 });
 
-Deno.test({
-  name: "connector errors reach the errors stream and error callbacks",
-  ignore: !hasInProcessSim,
-  fn: async () => {
-    await using sim = await startSim();
-    await using client = await connect(sim);
-    const got: number[] = [];
-    client.on("error", (e) => got.push(e.kind));
-    for (const kind of [0, 1, 3]) sim.fault(SimFault.Error, kind);
-    await until(() => got.length >= 3, 3000, "errors");
-    assert.deepEqual(got.sort(), [0, 1, 3]);
-  },
+Deno.test("connector errors reach the errors stream and error callbacks", async () => {
+  await using sim = await startSim();
+  await using client = await connect(sim);
+  const got: number[] = [];
+  client.on("error", (e) => got.push(e.kind));
+  for (const kind of [0, 1, 3]) sim.fault(SimFault.Error, kind);
+  await until(() => got.length >= 3, 3000, "errors");
+  assert.deepEqual(got.sort(), [0, 1, 3]);
 });
 
 Deno.test("loading from a wrong libPath lists every path tried", async () => {
@@ -417,4 +384,20 @@ Deno.test("loading from a wrong libPath lists every path tried", async () => {
       e instanceof NativeError && e.code === "LIBRARY" &&
       /\/nonexistent\/libhftlive\.so/.test(e.message),
   );
+});
+
+Deno.test("close() rejects a pending ready() at once (no timer left running)", async () => {
+  await using client = await LiveClient.connect({
+    instruments: [{
+      connector: uniqueName("never"),
+      symbol: "btcusdt",
+      tickSize: 0.1,
+      lotSize: 0.001,
+    }],
+  });
+  const pending = client.ready(60_000);
+  const t0 = Date.now();
+  await client.close();
+  await assert.rejects(pending, ClosedError);
+  assert.ok(Date.now() - t0 < 1000);
 });

@@ -302,6 +302,31 @@ export class Sim {
     return r as unknown as SimStats;
   }
 
+  /**
+   * The sim's true book of instrument `asset` (its index in `instruments`), best first, as
+   * `[price, qty]` pairs: what the exchange holds, to compare a client's book against.
+   *
+   * @example Compare a client's book with the exchange's
+   * ```ts ignore
+   * const truth = sim.book(0, 20);
+   * const mine = client.depth(0, 20);
+   * console.log(truth.bids[0], mine.bids[0]);
+   * ```
+   */
+  book(asset = 0, levels = 20): { bids: [number, number][]; asks: [number, number][] } {
+    this.#check("Cannot read the sim's book");
+    const f = this.#lib.symbols.hl_sim_book;
+    if (f === null) {
+      throw new NativeError("Cannot read the sim's book: the library has no hl_sim_book");
+    }
+    const out = new Float64Array(2 + 4 * levels);
+    const rc = f(this.#handle, asset, levels, out);
+    if (rc < 0) throw errorFromStatus(rc, "", `Cannot read the sim's book of asset ${asset}`);
+    const side = (base: number, n: number): [number, number][] =>
+      Array.from({ length: n }, (_, i) => [out[base + 2 * i], out[base + 2 * i + 1]]);
+    return { bids: side(2, out[0]), asks: side(2 + 2 * levels, out[1]) };
+  }
+
   /** Stops the sim (idempotent). */
   stop(): void {
     if (this.#stopped) return;

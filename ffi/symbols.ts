@@ -165,6 +165,16 @@ export const symbols = {
     result: "i32",
     optional: true,
   },
+  hl_sim_book: {
+    parameters: [
+      "u32", // h: u32
+      "u32", // asset: u32
+      "u32", // levels: u32
+      "buffer", // out: *mut f64 (2 + 4 * levels)
+    ],
+    result: "i32",
+    optional: true,
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** A byte or float buffer the native side reads or writes during one call. */
@@ -220,4 +230,7 @@ export interface NativeSymbols {
   hl_sim_stop: ((h: number) => number) | null;
   hl_sim_fault: ((h: number, fault: number, value: number) => number) | null;
   hl_sim_stats: ((h: number, out: Float64Array, n: number) => number) | null;
+  hl_sim_book:
+    | ((h: number, asset: number, levels: number, out: Float64Array) => number)
+    | null;
 }

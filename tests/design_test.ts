@@ -87,13 +87,20 @@ Deno.test("point 2: with fused deletions the core's book matches the exchange le
     }
   })();
   await client.ready(10_000);
-  await sleep(1500);
+  // Let fused deletions happen, then freeze the exchange and wait until the core agrees.
+  await until(() => oracle.fusedDeletions >= 20, 10_000, "deletions without LOCAL_EVENT");
   sim.sim.pauseMarket(true);
-  await sleep(300); // everything published has reached JavaScript
+  const exchange = (): { bids: [number, number][]; asks: [number, number][] } => {
+    const b = sim.sim.book(0, 100);
+    return {
+      bids: b.bids.map(([p, q]) => [Math.round(p / TICK), Math.round(q / LOT)]),
+      asks: b.asks.map(([p, q]) => [Math.round(p / TICK), Math.round(q / LOT)]),
+    };
+  };
+  const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
+  await until(() => same(bookOf(client), exchange()), 10_000, "the core's book to equal the sim's");
+  await until(() => same(oracle.levels(100), exchange()), 10_000, "every depth record in JS");
   const core = bookOf(client);
-  await reader.cancel();
-  await reading;
-
   assert.ok(oracle.fusedDeletions > 0, "the sim emitted deletions without LOCAL_EVENT");
   assert.equal(client.health.streamDrops.depthUpdates, 0);
   assert.equal(client.health.engineDrops, 0);
@@ -104,6 +111,7 @@ Deno.test("point 2: with fused deletions the core's book matches the exchange le
   for (let i = 1; i < LEVELS; i++) {
     assert.ok(core.bids[i][0] < core.bids[i - 1][0] && core.asks[i][0] > core.asks[i - 1][0]);
   }
+  assert.deepEqual(core, exchange(), "core book = the exchange's book, level for level");
   assert.deepEqual(core, oracle.levels(100), "core book = book rebuilt from every depth record");
   // The cached best bid/offer agrees with the book.
   const bbo = client.bbo(0)!;

@@ -11,9 +11,10 @@ import {
   Side,
   SimFault,
   TimeoutError,
+  type Trade,
   ValidationError,
 } from "../mod.ts";
-import { connect, lastTrade, sleep, startSim, uniqueName, until } from "./helpers.ts";
+import { barrier, connect, lastTrade, startSim, uniqueName, until } from "./helpers.ts";
 
 Deno.test("LiveClient.connect() receives trades, best bid/offer and depth updates", async () => {
   await using sim = await startSim({ rate: 1000 });
@@ -80,19 +81,36 @@ Deno.test("a slow consumer drops the oldest trades and counts them; orders never
   await using sim = await startSim({ rate: 5000 });
   await using client = await connect(sim);
   const reader = client.stream("trades", { capacity: 8 }).getReader();
+  // Every trade dispatched to the stream since it was opened (same objects, same order).
+  let dispatched = 0;
+  let newest: Trade | undefined;
+  client.on("trade", (t) => {
+    dispatched++;
+    newest = t;
+  });
   const orders = client.orderUpdates.getReader();
-  await reader.read(); // subscribed and pulled once
   const price = (await lastTrade(client)) - 200;
   const ids = [];
   for (let i = 0; i < 20; i++) ids.push(client.buy({ price, qty: 0.001 }).orderId);
-  await sleep(500);
-  assert.ok(client.health.streamDrops.trades > 0, "trades dropped");
-  let got = 0;
-  while (got < 8) {
+  // The consumer stays slow (reads nothing) until more trades than its capacity arrived.
+  await until(() => client.health.streamDrops.trades > 0, 5000, "dropped trades");
+  // Freeze the market and let every trade already sent reach the client.
+  sim.sim.pauseMarket(true);
+  await barrier(sim, client);
+  assert.ok(dispatched > 8);
+  assert.equal(
+    client.health.streamDrops.trades,
+    dispatched - 8,
+    "every trade beyond the newest 8 is dropped and counted",
+  );
+  const kept: Trade[] = [];
+  while (kept.length < 8) {
     const { value } = await reader.read();
     assert.ok(value);
-    got++;
+    kept.push(value);
   }
+  assert.equal(kept[7], newest, "the oldest were dropped: the newest trade is the last kept");
+  for (let i = 1; i < kept.length; i++) assert.ok(kept[i].localTs >= kept[i - 1].localTs);
   const seen = new Set<number>();
   while (seen.size < 20) {
     const { value } = await orders.read();
@@ -102,18 +120,22 @@ Deno.test("a slow consumer drops the oldest trades and counts them; orders never
   assert.equal(client.health.streamDrops.orderUpdates, 0);
   await reader.cancel();
   await orders.cancel();
-  client.cancelAll();
+  await client.cancelAll(undefined, { wait: true });
 });
 
 Deno.test("bookUpdates conflates to the newest per asset", async () => {
   await using sim = await startSim({ rate: 5000 });
   await using client = await connect(sim);
   const reader = client.bookUpdates.getReader();
-  await reader.read();
-  await sleep(300);
+  const { value: first } = await reader.read();
+  // The consumer stays slow until several quotes were conflated away.
+  await until(() => client.health.streamDrops.bookUpdates > 2, 5000, "conflated quotes");
+  sim.sim.pauseMarket(true);
+  await barrier(sim, client);
   const { value } = await reader.read();
-  assert.ok(value);
-  assert.ok(client.health.streamDrops.bookUpdates > 0);
+  assert.ok(value && first);
+  assert.equal(value, client.bbo(0), "the one kept is the newest best bid/offer");
+  assert.ok(value.localTs > first.localTs);
   await reader.cancel();
 });
 
@@ -208,11 +230,18 @@ Deno.test("rate limit fails fast with RateLimitedError and is counted", async ()
   await using sim = await startSim();
   await using client = await connect(sim, { rateLimit: { rate: 1, burst: 2 } });
   const price = (await lastTrade(client)) - 100;
-  client.buy({ price, qty: 0.001 });
-  client.buy({ price, qty: 0.001 });
+  const a = client.buy({ price, qty: 0.001 });
+  const b = client.buy({ price, qty: 0.001 });
   assert.throws(() => client.buy({ price, qty: 0.001 }), RateLimitedError);
   assert.equal(client.health.rateLimited, 1);
-  await sleep(100);
+  // The refused order never left the client: the sim answers exactly the two that did.
+  await until(
+    () => [a, b].every((o) => client.order(o.orderId)?.status === OrderStatus.New),
+    5000,
+    "acks of the two orders sent",
+  );
+  assert.equal(sim.sim.stats().ordersReceived, 2);
+  assert.deepEqual(client.orders().map((o) => o.orderId).sort(), [a.orderId, b.orderId].sort());
 });
 
 Deno.test("use after close throws ClosedError; close() is idempotent", async () => {
@@ -233,22 +262,26 @@ Deno.test("use after close throws ClosedError; close() is idempotent", async () 
 Deno.test("close() during a pending wait ends streams and rejects waits", async () => {
   await using sim = await startSim({ rate: 50 });
   const client = await connect(sim);
-  const reader = client.trades.getReader();
-  await reader.read();
-  const pendingRead = reader.read();
   const price = (await lastTrade(client)) - 100;
-  const w = client.ready(10_000);
-  await w;
+  // No market data and no order answer can arrive before close(): the read and the wait
+  // are still pending when it runs, and it must end both.
+  sim.sim.pauseMarket(true);
+  sim.fault(SimFault.DelayMs, 5000);
+  await barrier(sim, client);
+  const pendingRead = client.trades.getReader().read();
   const err = client.submitOrder({ side: Side.Buy, price, qty: 0.001 }, {
     wait: true,
     timeoutMs: 5000,
-  })
-    .catch((e) => e);
+  }).catch((e) => e);
+  await until(() => sim.sim.stats().ordersReceived === 1, 5000, "the order at the sim");
+  const t0 = Date.now();
   await client.close();
-  const r = await pendingRead;
-  assert.ok(r.done === true || r.value !== undefined);
+  assert.deepEqual(await pendingRead, { done: true, value: undefined }, "the stream ended");
   const e = await err;
-  assert.ok(e instanceof ClosedError || e?.status !== undefined);
+  assert.ok(e instanceof ClosedError, String(e));
+  assert.equal(e.ambiguous, true);
+  assert.ok(Date.now() - t0 < 1000, "close() did not wait for the answer");
+  assert.equal(sim.sim.stats().acks, 0, "the sim had not answered yet");
 });
 
 Deno.test("a wait times out with TimeoutError (ambiguous)", async () => {
@@ -262,7 +295,11 @@ Deno.test("a wait times out with TimeoutError (ambiguous)", async () => {
   }).catch((e) => e);
   assert.ok(e instanceof TimeoutError, String(e));
   assert.equal(e.ambiguous, true);
-  await sleep(700);
+  const id = e.orderId!;
+  assert.equal(client.order(id)?.status, OrderStatus.None, "no answer yet");
+  // Ambiguous, not failed: the late ack still updates the order.
+  await until(() => client.order(id)?.status === OrderStatus.New, 5000, "the late ack");
+  assert.equal(sim.sim.stats().acks, 1);
 });
 
 Deno.test("poll mode returns decoded events synchronously", async () => {
@@ -304,10 +341,14 @@ Deno.test("a client started before the connector registers once it appears", asy
   await using client = await LiveClient.connect({
     instruments: [{ connector: name, symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001 }],
   });
-  await sleep(200);
+  // The client is up and has found no connector before the sim starts.
+  await until(() => client.health.instruments[0].waitingForConnector, 5000, "waiting");
+  assert.equal(client.health.connected, false);
   await using _sim = await startSim({ name });
   await client.ready(10_000);
   assert.equal(client.health.connected, true);
+  assert.equal(client.health.instruments[0].waitingForConnector, false);
+  await lastTrade(client);
 });
 
 Deno.test("disconnect and reconnect are reported when the connector restarts", async () => {

@@ -13,8 +13,9 @@ import {
   OrderStatus,
   OrderType,
   Side,
+  type Sim,
 } from "../mod.ts";
-import { connect, lastTrade, sleep, startSim, uniqueName, until } from "./helpers.ts";
+import { barrier, connect, lastTrade, startSim, uniqueName, until } from "./helpers.ts";
 
 /** hftbacktest's `LOCAL_EVENT` flag. */
 const LOCAL_EVENT = 1 << 30;
@@ -62,6 +63,15 @@ function grid(levels: readonly BookLevel[]): [number, number][] {
   return levels.map((l) => [Math.round(l.price / TICK), Math.round(l.qty / LOT)]);
 }
 
+/** The sim's true book on the tick/lot grid (what the exchange holds). */
+function exchangeBook(sim: Sim, n = 100): { bids: [number, number][]; asks: [number, number][] } {
+  const b = sim.book(0, n);
+  return {
+    bids: b.bids.map(([p, q]) => [Math.round(p / TICK), Math.round(q / LOT)]),
+    asks: b.asks.map(([p, q]) => [Math.round(p / TICK), Math.round(q / LOT)]),
+  };
+}
+
 function bookOf(
   client: LiveClient,
   n = 100,
@@ -90,13 +100,8 @@ Deno.test("point 2: with fused deletions the core's book matches the exchange le
   // Let fused deletions happen, then freeze the exchange and wait until the core agrees.
   await until(() => oracle.fusedDeletions >= 20, 10_000, "deletions without LOCAL_EVENT");
   sim.sim.pauseMarket(true);
-  const exchange = (): { bids: [number, number][]; asks: [number, number][] } => {
-    const b = sim.sim.book(0, 100);
-    return {
-      bids: b.bids.map(([p, q]) => [Math.round(p / TICK), Math.round(q / LOT)]),
-      asks: b.asks.map(([p, q]) => [Math.round(p / TICK), Math.round(q / LOT)]),
-    };
-  };
+  const exchange = (): { bids: [number, number][]; asks: [number, number][] } =>
+    exchangeBook(sim.sim);
   const same = (a: unknown, b: unknown): boolean => JSON.stringify(a) === JSON.stringify(b);
   await until(() => same(bookOf(client), exchange()), 10_000, "the core's book to equal the sim's");
   await until(() => same(oracle.levels(100), exchange()), 10_000, "every depth record in JS");
@@ -123,9 +128,16 @@ Deno.test("point 3: a second client joining a streamed symbol starts with the fu
   await using sim = await startSim({ rate: 2000, levels: 15, seed: 12 });
   await using first = await connect(sim);
   await lastTrade(first);
-  await sleep(300);
+  // Let the book move well away from its initial state, then freeze it and let the first
+  // client catch up with the exchange.
+  const events0 = sim.sim.stats().marketEvents;
+  await until(() => sim.sim.stats().marketEvents > events0 + 500, 10_000, "500 market events");
   sim.sim.pauseMarket(true);
-  await sleep(200);
+  await until(
+    () => JSON.stringify(bookOf(first)) === JSON.stringify(exchangeBook(sim.sim)),
+    10_000,
+    "the first client's book to equal the sim's",
+  );
   const second = await LiveClient.connect({
     instruments: [{ connector: sim.name, symbol: "btcusdt", tickSize: TICK, lotSize: LOT }],
   });
@@ -141,6 +153,7 @@ Deno.test("point 3: a second client joining a streamed symbol starts with the fu
     assert.equal(b.bids.length, 15);
     assert.equal(b.asks.length, 15);
     assert.deepEqual(b, bookOf(first), "the joining client's book equals the first client's");
+    assert.deepEqual(b, exchangeBook(sim.sim), "and the exchange's");
     // Snapshot levels carry no real timestamps (local_ts 0, exch_ts = the level's age): they
     // must not feed the latency statistics.
     const h = second.health;
@@ -173,7 +186,8 @@ Deno.test("point 1: a client started before the connector registers and receives
   await until(() => client.health.instruments[0].waitingForConnector, 3000, "waiting");
   assert.equal(client.health.connected, false);
   assert.equal(client.health.instruments[0].registered, false);
-  await sleep(300); // several registrations go unanswered
+  // No connector, nothing to register with: the core sends no registration until it appears.
+  assert.equal(client.nativeStats().registrations, 0);
   await using _sim = await startSim({ name, rate: 1000 });
   await client.ready(10_000);
   assert.equal(client.health.connected, true);
@@ -183,7 +197,7 @@ Deno.test("point 1: a client started before the connector registers and receives
   assert.ok(price > 40_000 && price < 60_000);
   const d = client.depth(0, 5);
   assert.ok(d.bids.length > 0 && d.asks.length > 0);
-  assert.ok(client.nativeStats().registrations >= 1);
+  assert.ok(client.nativeStats().registrations >= 1, "registered once the connector appeared");
 });
 
 Deno.test("point 4: paused data is per-instrument staleness while the connector stays connected", async () => {
@@ -201,9 +215,20 @@ Deno.test("point 4: paused data is per-instrument staleness while the connector 
   client.on("stale", (h) => events.push(`stale ${h.asset}`));
   client.on("fresh", (h) => events.push(`fresh ${h.asset}`));
   client.on("disconnect", (e) => events.push(`disconnect ${e.name}`));
-  await sleep(100);
+  // Both instruments have market data of their own (not just a registration time) before
+  // one of them is paused.
+  const traded = new Set<number>();
+  const offTrade = client.on("trade", (t) => traded.add(t.asset));
+  await until(() => traded.size === 2, 5000, "a trade of each instrument");
+  offTrade();
+  assert.equal(events.join(), "", "nothing stale while both markets run");
+  const pausedAt = performance.now();
+  let staleAfter = NaN;
+  client.on("stale", () => (staleAfter ||= performance.now() - pausedAt));
   a.sim.pauseMarket(true);
   await until(() => events.includes("stale 0"), 3000, "stale 0");
+  assert.equal(events.join(), "stale 0");
+  assert.ok(staleAfter >= 200, `stale ${staleAfter.toFixed(0)} ms after the pause (limit 250)`);
   let h = client.health;
   assert.equal(h.connected, true, "both connectors alive");
   assert.deepEqual(h.connectors, { [a.name]: true, [b.name]: true });

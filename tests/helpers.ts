@@ -4,7 +4,15 @@
  * file itself (no `_test` suffix), so importing it registers no tests.
  */
 
-import { LiveClient, type LiveEvent, Sim, type SimFault, type SimOptions } from "../mod.ts";
+import {
+  type ErrorEvent,
+  ErrorKind,
+  LiveClient,
+  type LiveEvent,
+  Sim,
+  SimFault,
+  type SimOptions,
+} from "../mod.ts";
 import type { ConnectOptions } from "../client.ts";
 
 let counter = 0;
@@ -100,6 +108,23 @@ export async function lastTrade(client: LiveClient): Promise<number> {
     (e): e is Extract<LiveEvent, { type: "trade" }> => e.type === "trade",
   );
   return e.price;
+}
+
+/**
+ * A barrier through the real IPC: resolves once `client` has received everything `sim` sent
+ * before this call. The sim runs faults in order on its one thread and sends every message on
+ * one publisher, so a connector error injected now reaches the client after all of them.
+ * (It counts as one `Custom` error in the client's health.)
+ */
+export async function barrier(sim: TestSim, client: LiveClient, ms = 5000): Promise<void> {
+  const marker = nextEvent(
+    client,
+    (e): e is ErrorEvent =>
+      e.type === "error" && e.kind === ErrorKind.Custom && /injected fault/.test(e.message),
+    ms,
+  );
+  sim.fault(SimFault.Error, ErrorKind.Custom);
+  await marker;
 }
 
 /** Waits until `cond()` holds (polling every 10 ms) or throws after `ms`. */

@@ -61,6 +61,29 @@ Deno.test("clients dropped without close() are finalized by GC: no crash, no dou
   assert.doesNotMatch(err, /panic|double free|Segmentation|SIGSEGV|free\(\)/i);
 });
 
+Deno.test({
+  name: "a client awaited only by its own pending stream read is not collected (KNOWN BUG)",
+  // Fails today: the stream-mode pump holds its client through a WeakRef only, so a client
+  // referenced by nothing but a frame suspended on one of its streams is collected; the
+  // finalizer closes it and the read never settles ("Top-level await promise never
+  // resolved"). Un-ignore once client.ts keeps the client alive while it has consumers.
+  ignore: true,
+  fn: async () => {
+    const script = new URL("./fixtures/gc_pending_read.ts", import.meta.url).pathname;
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--v8-flags=--expose-gc", "--allow-ffi", "--allow-env", "--allow-read", script],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(30_000),
+    }).output();
+    const out = new TextDecoder().decode(stdout);
+    const err = new TextDecoder().decode(stderr);
+    assert.equal(code, 0, `exit ${code}\n--- stdout\n${out}\n--- stderr\n${err}`);
+    assert.match(out, /^got trade \d/m);
+  },
+});
+
 Deno.test("200 connect/close cycles leave no engine thread, timer, pending wait or iceoryx2 file", async () => {
   await using sim = await startSim({ rate: 200 });
   const instruments = [{ connector: sim.name, symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001 }];

@@ -28,6 +28,7 @@ import {
   ValidationError,
 } from "../mod.ts";
 import {
+  barrier,
   connect,
   engineThreads,
   lastTrade,
@@ -308,7 +309,8 @@ Deno.test("python parity 16: health tracking (latency, rates, last event)", asyn
   await using client = await connect(sim);
   const o = await client.buy({ price: (await lastTrade(client)) - 50, qty: LOT }, { wait: true });
   await client.cancelOrder(o.orderId, { wait: true });
-  await sleep(1100);
+  // Rates are over the last completed one-second window: wait until one has completed.
+  await until(() => client.health.eventsPerSecond > 0, 5000, "a completed rate window");
   const h = client.health;
   assert.ok(h.feedLatency.count > 100);
   assert.ok(h.feedLatency.p50 <= h.feedLatency.p99 && h.feedLatency.p99 <= h.feedLatency.max);
@@ -398,13 +400,18 @@ Deno.test("python parity 20: asyncio integration (concurrent async consumers, ti
   assert.equal(order.status, OrderStatus.New);
   // get_trade(timeout): a read raced against a timer; a paused feed times out.
   sim.sim.pauseMarket(true);
-  await sleep(100);
+  await barrier(sim, client); // every trade sent before the pause has arrived
   const reader = client.trades.getReader();
+  // Time must pass here: this is the timeout being tested (no trade can come while paused).
   const timedOut = await Promise.race([
     reader.read().then(() => "trade"),
     sleep(200).then(() => "timeout"),
   ]);
   assert.equal(timedOut, "timeout");
+  // The timeout fired because the feed is paused, not because reads are broken.
+  sim.sim.pauseMarket(false);
+  const { value: late } = await reader.read();
+  assert.equal(late?.type, "trade");
   await reader.cancel();
   await client.cancelOrder(order.orderId, { wait: true, signal: AbortSignal.timeout(5000) });
 });

@@ -1772,6 +1772,16 @@ export class LiveClient {
       return Promise.reject(e);
     }
     if (this.#registered.every((r) => r)) return Promise.resolve();
+    if (this.#mode === "poll") {
+      // Nothing processes registrations in poll mode but poll() itself, and events polled here
+      // would be lost to the caller.
+      return Promise.reject(
+        new ValidationError(
+          "Cannot wait for registration in poll mode: call poll() until " +
+            "client.health.instruments[i].registered (or an 'instrument' event says so)",
+        ),
+      );
+    }
     const { promise, resolve, reject } = Promise.withResolvers<void>();
     const timer = setTimeout(() => {
       const i = this.#readyWaiters.indexOf(done);

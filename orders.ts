@@ -355,6 +355,10 @@ export class OrderTracker {
       if (isTerminalStatus(u.status)) this.#retire(u.orderId);
       return { order: u, previous: undefined };
     }
+    if (prev.status === u.status && isTerminalStatus(u.status)) {
+      // A repeated terminal answer (e.g. a late cancel answer after Canceled): nothing changes.
+      return { order: prev, previous: prev };
+    }
     if (!isLegalTransition(prev.status, u.status)) {
       return {
         order: prev,
@@ -364,7 +368,11 @@ export class OrderTracker {
         } ignored`,
       };
     }
+    // The exchange's rejection code may have arrived (ERROR record) before this update.
     const next: Order = { ...u, requestTs: prev.requestTs };
+    if (next.rejectCode === undefined && prev.rejectCode !== undefined) {
+      Object.assign(next, { rejectCode: prev.rejectCode, rejectReason: prev.rejectReason });
+    }
     this.#orders.set(u.orderId, next);
     if (isTerminalStatus(next.status)) this.#retire(u.orderId);
     return { order: next, previous: prev };

@@ -442,3 +442,21 @@ Deno.test("close() rejects a pending ready() at once (no timer left running)", a
   await assert.rejects(pending, ClosedError);
   assert.ok(Date.now() - t0 < 1000);
 });
+
+Deno.test("connect() in poll mode with ready fails fast instead of timing out", async () => {
+  const start = Date.now();
+  await assert.rejects(
+    LiveClient.connect({
+      instruments: [{
+        connector: uniqueName("pollready"),
+        symbol: "btcusdt",
+        tickSize: 0.1,
+        lotSize: 0.001,
+      }],
+      mode: "poll",
+      ready: 5_000,
+    }),
+    (e: unknown) => e instanceof ValidationError && /poll mode/.test(e.message),
+  );
+  assert.ok(Date.now() - start < 2_000, "no wait for the 5 s timeout");
+});

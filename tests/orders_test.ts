@@ -168,8 +168,25 @@ Deno.test("OrderTracker keeps terminal states sticky and reports illegal transit
   const r = t.apply(order(OrderStatus.New));
   assert.match(r.illegal ?? "", /illegal status transition Filled → New/);
   assert.equal(t.get(1)?.status, OrderStatus.Filled);
+  // A repeated terminal answer is not an illegal transition.
+  const again = t.apply(order(OrderStatus.Filled, { leavesQty: 0 }));
+  assert.equal(again.illegal, undefined);
+  assert.equal(again.order?.status, OrderStatus.Filled);
   assert.deepEqual(t.active(), []);
   assert.throws(() => t.checkUnused(1), DuplicateOrderIdError);
+});
+
+Deno.test("OrderTracker keeps a rejection code that arrived before the Rejected update", () => {
+  const t = new OrderTracker();
+  t.submitted(
+    { asset: 0, orderId: 1, side: Side.Buy, price: 10, qty: 1, timeInForce: 0, orderType: 0 },
+    5,
+  );
+  t.setRejection(1, -2019, "Margin is insufficient.");
+  const r = t.apply(order(OrderStatus.Rejected));
+  assert.equal(r.order?.status, OrderStatus.Rejected);
+  assert.equal(r.order?.rejectCode, -2019);
+  assert.equal(r.order?.rejectReason, "Margin is insufficient.");
 });
 
 Deno.test("TokenBucket fails fast beyond the burst and counts refusals", () => {

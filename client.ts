@@ -758,10 +758,33 @@ export class LiveClient {
     }
   }
 
+  /**
+   * Clients that something still consumes (a stream, a callback, a pending wait) are held
+   * strongly here, so a client referenced only by a frame suspended on one of its streams is not
+   * collected under it. The pump unpins a client once nothing consumes it, and close() always
+   * does; an unpinned, unreferenced client is collected and closed by the finalizer.
+   */
+  static readonly #pinned = new Set<LiveClient>();
+
+  #pin(): void {
+    // Poll mode has no pump: whoever calls poll() holds the client.
+    if (!this.#closing && this.#mode === "stream") LiveClient.#pinned.add(this);
+  }
+
+  /** Whether anything still consumes this client's events. */
+  #inUse(): boolean {
+    for (const k in this.#subs) {
+      if (this.#subs[k as StreamKind].length > 0) return true;
+    }
+    for (const set of this.#handlers.values()) if (set.size > 0) return true;
+    return this.#waiters.size > 0 || this.#readyWaiters.length > 0;
+  }
+
   /** One step of the pump: handles a wait's result and drains; false to stop. */
   static #pumpStep(ref: WeakRef<LiveClient>, waited: number): boolean {
     const c = ref.deref();
     if (c === undefined || c.#closing) return false;
+    if (!c.#inUse()) LiveClient.#pinned.delete(c);
     try {
       if (waited < 0) {
         throw c.#lib.error(c.#h, waited, "Cannot wait for events");
@@ -1213,6 +1236,7 @@ export class LiveClient {
       },
     });
     list.push(sub);
+    this.#pin();
     if (kind === "snapshots") this.#startSnapshots();
     return sub.stream;
   }
@@ -1295,6 +1319,7 @@ export class LiveClient {
     let set = this.#handlers.get(event);
     if (set === undefined) this.#handlers.set(event, set = new Set());
     set.add(handler as Handler<never>);
+    this.#pin();
     return () => this.off(event, handler);
   }
 
@@ -1623,6 +1648,7 @@ export class LiveClient {
     }
     let list = this.#waiters.get(o.orderId);
     if (list === undefined) this.#waiters.set(o.orderId, list = []);
+    this.#pin();
     list.push(w);
     return promise;
   }
@@ -1803,6 +1829,7 @@ export class LiveClient {
       else reject(error);
     };
     this.#readyWaiters.push(done);
+    this.#pin();
     return promise;
   }
 
@@ -1943,6 +1970,7 @@ export class LiveClient {
 
   async #doClose(): Promise<void> {
     this.#closing = true;
+    LiveClient.#pinned.delete(this);
     const sym = this.#lib.symbols;
     this.#stopSnapshots();
     if (this.#pumpDone !== undefined) {

@@ -62,12 +62,10 @@ Deno.test("clients dropped without close() are finalized by GC: no crash, no dou
 });
 
 Deno.test({
-  name: "a client awaited only by its own pending stream read is not collected (KNOWN BUG)",
-  // Fails today: the stream-mode pump holds its client through a WeakRef only, so a client
-  // referenced by nothing but a frame suspended on one of its streams is collected; the
-  // finalizer closes it and the read never settles ("Top-level await promise never
-  // resolved"). Un-ignore once client.ts keeps the client alive while it has consumers.
-  ignore: true,
+  name: "a client awaited only by its own pending stream read is not collected",
+  // The pump holds its client strongly across each wait while a stream, callback or wait
+  // consumes it; before, a client referenced only by a frame suspended on one of its streams
+  // was collected and the read never settled ("Top-level await promise never resolved").
   fn: async () => {
     const script = new URL("./fixtures/gc_pending_read.ts", import.meta.url).pathname;
     const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {

@@ -12,7 +12,7 @@
 use std::{
     collections::{HashMap, HashSet, VecDeque},
     sync::{
-        atomic::{AtomicU64, Ordering},
+        atomic::{AtomicU32, AtomicU64, Ordering},
         mpsc::{Receiver, SyncSender},
         Arc, Mutex,
     },
@@ -74,8 +74,44 @@ pub struct AssetState {
     pub position_ts: i64,
     /// Orders this client submitted that are not in a terminal state.
     pub orders: HashMap<u64, Order>,
-    /// Ids of this client's orders that reached a terminal state.
-    pub done: HashSet<u64>,
+    /// Ids of this client's orders that reached a terminal state (the newest
+    /// [`DONE_IDS_KEPT`]; an older id may be used again).
+    pub done: DoneIds,
+}
+
+/// How many finished order ids each asset remembers for the duplicate-id check.
+pub const DONE_IDS_KEPT: usize = 100_000;
+
+/// A bounded set of finished order ids: the oldest is forgotten beyond [`DONE_IDS_KEPT`].
+#[derive(Default)]
+pub struct DoneIds {
+    set: HashSet<u64>,
+    fifo: VecDeque<u64>,
+}
+
+impl DoneIds {
+    pub fn contains(&self, id: &u64) -> bool {
+        self.set.contains(id)
+    }
+
+    pub fn insert(&mut self, id: u64) {
+        if self.set.insert(id) {
+            self.fifo.push_back(id);
+            if self.fifo.len() > DONE_IDS_KEPT {
+                if let Some(old) = self.fifo.pop_front() {
+                    self.set.remove(&old);
+                }
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.fifo.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.fifo.is_empty()
+    }
 }
 
 pub struct State {
@@ -100,6 +136,10 @@ pub struct Shared {
     pub config: ClientConfig,
     pub bot_id: u64,
     pub ring_capacity: usize,
+    /// Why the engine thread stopped, when it stopped by itself (a panic).
+    pub failure: Mutex<Option<String>>,
+    /// Fault injection for tests (`hl_client_fault`): 1 makes the engine thread panic.
+    pub fault: AtomicU32,
 }
 
 /// Why a submit or cancel was refused before anything was sent.
@@ -114,6 +154,17 @@ pub enum OrderRefusal {
 }
 
 impl Shared {
+    /// Records why the engine stopped by itself and fails the ring: waits return
+    /// `HL_E_ENGINE` once the records pushed before are drained; submits and cancels are refused.
+    pub fn fail(&self, why: String) {
+        let mut f = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+        if f.is_none() {
+            *f = Some(why);
+        }
+        drop(f);
+        self.signal.fail();
+    }
+
     /// Validates and queues a new order (hftbacktest's rules: `price_tick = round(price/tick)`).
     #[allow(clippy::too_many_arguments)]
     pub fn submit(
@@ -480,6 +531,16 @@ impl Engine {
     /// Returns whether anything happened.
     pub fn step(&mut self) -> bool {
         self.loops += 1;
+        match self.shared.fault.swap(0, Ordering::Relaxed) {
+            0 => {}
+            1 => panic!("fault injected by hl_client_fault"),
+            _ => {
+                // A record of a kind no reader of ABI v1 knows (what a newer core could send).
+                self.out
+                    .stage(RecBuilder::new(K_UNKNOWN_TEST, 0, NO_ASSET, 0).build());
+                self.out.flush(&self.shared.signal);
+            }
+        }
         let mut busy = false;
         busy |= self.send_commands();
         // Events from every connector (bounded per pass so commands stay responsive).
@@ -1077,5 +1138,22 @@ pub fn render_value(v: &Value) -> String {
                 .collect();
             format!("{{{}}}", parts.join(", "))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{DoneIds, DONE_IDS_KEPT};
+
+    #[test]
+    fn finished_ids_are_remembered_up_to_the_limit_oldest_forgotten_first() {
+        let mut d = DoneIds::default();
+        for id in 1..=(DONE_IDS_KEPT as u64 + 2) {
+            d.insert(id);
+        }
+        d.insert(5); // already there: no second entry
+        assert_eq!(d.len(), DONE_IDS_KEPT);
+        assert!(!d.contains(&1) && !d.contains(&2));
+        assert!(d.contains(&3) && d.contains(&(DONE_IDS_KEPT as u64 + 2)));
     }
 }

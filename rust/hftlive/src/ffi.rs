@@ -27,6 +27,7 @@ pub const HL_E_FULL: i32 = -8;
 pub const HL_E_CONFIG: i32 = -9;
 pub const HL_E_BUFFER: i32 = -10;
 pub const HL_E_STATE: i32 = -11;
+pub const HL_E_ENGINE: i32 = -12;
 
 /// ABI version checked by the TypeScript loader.
 pub const ABI_VERSION: u32 = 1;
@@ -141,6 +142,14 @@ fn client(h: u32) -> Option<Client> {
     CLIENTS.lock().unwrap_or_else(|e| e.into_inner()).get(h)
 }
 
+/// The message of a panic payload.
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
 /// Runs `f` and turns a panic into `HL_E_PANIC`.
 pub fn guard(f: impl FnOnce() -> i32) -> i32 {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or(HL_E_PANIC)
@@ -209,6 +218,8 @@ pub fn open_client(json: &str) -> Result<Client, (i32, String)> {
         config,
         bot_id,
         ring_capacity,
+        failure: Default::default(),
+        fault: Default::default(),
     });
     if shared.config.mode == Mode::Inline {
         let engine = Engine::build(shared.clone(), cmd_rx, producer).map_err(|m| (HL_E_IPC, m))?;
@@ -225,7 +236,14 @@ pub fn open_client(json: &str) -> Result<Client, (i32, String)> {
     let s2 = shared.clone();
     let thread = std::thread::Builder::new()
         .name("hftlive-engine".into())
-        .spawn(move || engine::run(s2, cmd_rx, producer, ready_tx))
+        .spawn(move || {
+            let watch = s2.clone();
+            if let Err(p) = catch_unwind(AssertUnwindSafe(|| {
+                engine::run(s2, cmd_rx, producer, ready_tx)
+            })) {
+                watch.fail(format!("the engine thread panicked: {}", panic_text(&p)));
+            }
+        })
         .map_err(|e| (HL_E_IPC, format!("cannot start the engine thread: {e}")))?;
     match ready_rx.recv() {
         Ok(Ok(())) => Ok(Client {
@@ -259,6 +277,18 @@ impl Client {
         }
     }
 
+    /// `HL_E_ENGINE` with the reason the engine stopped as the last error.
+    fn failed(&self) -> i32 {
+        let why = self
+            .shared
+            .failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_else(|| "the engine stopped".into());
+        set_error(self, HL_E_ENGINE, why)
+    }
+
     /// Hot-loop poll: waits up to `timeout` for records and drains them into `out`. An inline
     /// client runs its engine here; a threaded one waits for its engine thread.
     pub fn poll(&self, out: &mut [u8], timeout: Duration) -> i32 {
@@ -267,30 +297,45 @@ impl Client {
             return match self.shared.signal.wait(timeout, spin) {
                 WaitResult::Ready(_) => self.drain(out) as i32,
                 WaitResult::Closed => HL_E_CLOSED,
+                WaitResult::Failed => self.failed(),
                 _ => 0,
             };
         };
+        if self.shared.signal.is_failed() {
+            return match self.shared.signal.ready() {
+                0 => self.failed(),
+                _ => self.drain(out) as i32,
+            };
+        }
         let start = std::time::Instant::now();
-        let r = inline.with(|engine| loop {
-            if self.shared.signal.is_closed() {
-                return HL_E_CLOSED;
-            }
-            if self.shared.signal.ready() > 0 {
-                return self.drain(out) as i32;
-            }
-            let busy = engine.step();
-            if self.shared.signal.ready() > 0 {
-                continue;
-            }
-            if start.elapsed() >= timeout {
-                return 0;
-            }
-            if !busy {
-                engine.idle();
-            }
+        let r = inline.with(|engine| {
+            catch_unwind(AssertUnwindSafe(|| loop {
+                if self.shared.signal.is_closed() {
+                    return HL_E_CLOSED;
+                }
+                if self.shared.signal.ready() > 0 {
+                    return self.drain(out) as i32;
+                }
+                let busy = engine.step();
+                if self.shared.signal.ready() > 0 {
+                    continue;
+                }
+                if start.elapsed() >= timeout {
+                    return 0;
+                }
+                if !busy {
+                    engine.idle();
+                }
+            }))
         });
         match r {
-            Some(rc) => rc,
+            Some(Ok(rc)) => rc,
+            Some(Err(p)) => {
+                // The engine is in an unknown state after a panic: it is not run again.
+                self.shared
+                    .fail(format!("the inline engine panicked: {}", panic_text(&p)));
+                self.failed()
+            }
             None if self.shared.signal.is_closed() => HL_E_CLOSED,
             None => set_error(
                 self,
@@ -425,6 +470,27 @@ pub extern "C" fn hl_client_close(h: u32) -> i32 {
     })
 }
 
+/// Fault injection for tests: `kind` 1 makes the engine panic at its next step (the engine
+/// thread, or the next `hl_client_poll` of an inline client), as a bug in the core would; 2
+/// makes it emit one record of a kind unknown to ABI v1 readers (0xEE).
+#[no_mangle]
+pub extern "C" fn hl_client_fault(h: u32, kind: u32) -> i32 {
+    guard(|| match client(h) {
+        Some(c) if kind == 1 || kind == 2 => {
+            c.shared
+                .fault
+                .store(kind, std::sync::atomic::Ordering::Relaxed);
+            HL_OK
+        }
+        Some(c) => set_error(
+            &c,
+            HL_E_ARGUMENT,
+            format!("hl_client_fault: kind {kind} is not 1 (engine panic) or 2 (unknown record)"),
+        ),
+        None => HL_E_HANDLE,
+    })
+}
+
 /// Wakes every pending `hl_client_wait` on the client.
 #[no_mangle]
 pub extern "C" fn hl_client_wake(h: u32) -> i32 {
@@ -437,11 +503,12 @@ pub extern "C" fn hl_client_wake(h: u32) -> i32 {
     })
 }
 
-fn wait_code(r: WaitResult) -> i32 {
+fn wait_code(c: &Client, r: WaitResult) -> i32 {
     match r {
         WaitResult::Ready(n) => n.min(i32::MAX as usize) as i32,
         WaitResult::Timeout | WaitResult::Woken => 0,
         WaitResult::Closed => HL_E_CLOSED,
+        WaitResult::Failed => c.failed(),
     }
 }
 
@@ -455,6 +522,7 @@ pub extern "C" fn hl_client_wait(h: u32, timeout_ms: u32) -> i32 {
             "an inline client has no engine thread to wait for: use hl_client_poll",
         ),
         Some(c) => wait_code(
+            &c,
             c.shared
                 .signal
                 .wait(Duration::from_millis(timeout_ms as u64), Duration::ZERO),

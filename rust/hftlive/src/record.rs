@@ -16,6 +16,9 @@ pub const K_ERROR: u8 = 7;
 pub const K_CONNECTOR: u8 = 8;
 pub const K_INSTRUMENT: u8 = 9;
 pub const K_DROPPED: u8 = 10;
+/// Never sent in normal operation: `hl_client_fault` kind 2 emits it to test readers'
+/// handling of record kinds they do not know.
+pub const K_UNKNOWN_TEST: u8 = 0xEE;
 
 /// Asset value meaning "no instrument".
 pub const NO_ASSET: u16 = 0xFFFF;

@@ -20,6 +20,7 @@ pub struct Signal {
     waiters: AtomicUsize,
     wake_gen: AtomicU64,
     closed: AtomicBool,
+    failed: AtomicBool,
     lock: Mutex<()>,
     cv: Condvar,
 }
@@ -31,6 +32,9 @@ pub enum WaitResult {
     Timeout,
     Woken,
     Closed,
+    /// The producer stopped by itself (the engine thread failed); records pushed before
+    /// remain drainable.
+    Failed,
 }
 
 impl Default for Signal {
@@ -41,6 +45,7 @@ impl Default for Signal {
             waiters: AtomicUsize::new(0),
             wake_gen: AtomicU64::new(0),
             closed: AtomicBool::new(false),
+            failed: AtomicBool::new(false),
             lock: Mutex::new(()),
             cv: Condvar::new(),
         }
@@ -71,6 +76,17 @@ impl Signal {
         self.cv.notify_all();
     }
 
+    /// Marks the ring failed (and closed) and wakes every waiter; waits return
+    /// [`WaitResult::Failed`].
+    pub fn fail(&self) {
+        self.failed.store(true, Ordering::SeqCst);
+        self.close();
+    }
+
+    pub fn is_failed(&self) -> bool {
+        self.failed.load(Ordering::SeqCst)
+    }
+
     /// Wakes every current waiter; they return [`WaitResult::Woken`].
     pub fn wake_all(&self) {
         self.wake_gen.fetch_add(1, Ordering::SeqCst);
@@ -84,6 +100,15 @@ impl Signal {
         let gen = self.wake_gen.load(Ordering::SeqCst);
         let start = Instant::now();
         let check = || {
+            if self.is_failed() {
+                // What the producer pushed before it failed is delivered first.
+                let n = self.ready();
+                return Some(if n > 0 {
+                    WaitResult::Ready(n)
+                } else {
+                    WaitResult::Failed
+                });
+            }
             if self.is_closed() {
                 return Some(WaitResult::Closed);
             }

@@ -637,3 +637,42 @@ fn a_cancel_the_exchange_cannot_match_ends_the_order_with_the_code() {
     );
     assert_eq!(hl_client_cancel(c.h, 0, 21.0), HL_E_STATE);
 }
+
+#[test]
+fn an_engine_panic_fails_waits_and_polls_with_the_reason_and_refuses_orders() {
+    for extra in ["", r#","mode":"inline""#] {
+        let name = unique_name("panic");
+        let c = open(&client_cfg(&name, &["a"], extra)).unwrap();
+        assert_eq!(hl_client_fault(c.h, 7), HL_E_ARGUMENT);
+        assert!(c.last_error().contains("kind 7"), "{}", c.last_error());
+        assert_eq!(hl_client_fault(c.h, 1), HL_OK);
+        // Drain whatever was pushed before the panic, then the failure itself.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let rc = loop {
+            let mut buf = vec![0u8; 64 * 64];
+            // SAFETY: buf holds 64 records.
+            let rc = unsafe { hl_client_poll(c.h, buf.as_mut_ptr(), 64, 100_000) };
+            if rc < 0 || std::time::Instant::now() > deadline {
+                break rc;
+            }
+        };
+        assert_eq!(rc, HL_E_ENGINE, "mode {extra:?}: {}", c.last_error());
+        assert!(
+            c.last_error().contains("panicked: fault injected"),
+            "{}",
+            c.last_error()
+        );
+        // It stays failed, and nothing more is sent.
+        let mut buf = vec![0u8; 64 * 64];
+        // SAFETY: buf holds 64 records.
+        assert_eq!(
+            unsafe { hl_client_poll(c.h, buf.as_mut_ptr(), 64, 0) },
+            HL_E_ENGINE
+        );
+        if extra.is_empty() {
+            assert_eq!(hl_client_wait(c.h, 1000), HL_E_ENGINE);
+        }
+        assert_eq!(c.submit(0, 1.0, 1, 100.0, 0.001, 0, 0), HL_E_CLOSED);
+        assert_eq!(c.close(), HL_OK);
+    }
+}

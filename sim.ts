@@ -105,6 +105,12 @@ export interface SimOptions extends LoadOptions {
   readonly maxLevelLots?: number;
   /** Answer cancels of finished orders like the real connector (default true). */
   readonly cancelRace?: boolean;
+  /**
+   * Report an aggressive order's executions in one update with the cumulative
+   * quantity and no price, like the real binancefutures connector forwarding a
+   * REST answer (default false: one update per execution).
+   */
+  readonly restFills?: boolean;
 }
 
 /**
@@ -232,6 +238,7 @@ export class Sim {
     opt("poll_us", options.pollUs);
     opt("max_level_lots", options.maxLevelLots);
     opt("cancel_race", options.cancelRace);
+    opt("rest_fills", options.restFills);
     const json = encoder.encode(JSON.stringify(cfg));
     const out = new Uint32Array(1);
     const err = new Uint8Array(2048);

@@ -799,11 +799,20 @@ impl Engine {
         let deplete = !self.paused;
         let (fills, depth) = self.insts[idx].market.consume(buy, limit, lots, deplete);
         let mut left = lots;
-        for &(t, f) in &fills {
+        let rest = self.cfg.rest_fills;
+        for (k, &(t, f)) in fills.iter().enumerate() {
             left -= f;
             let ts = self.out.now_ns();
-            order.exec_qty = f as f64 * lot_size;
-            order.exec_price_tick = self.insts[idx].order_tick(&order, t);
+            order.exec_qty = if rest {
+                (lots - left) as f64 * lot_size
+            } else {
+                f as f64 * lot_size
+            };
+            order.exec_price_tick = if rest {
+                0
+            } else {
+                self.insts[idx].order_tick(&order, t)
+            };
             order.leaves_qty = left as f64 * lot_size;
             order.status = if left == 0 {
                 Status::Filled
@@ -812,13 +821,15 @@ impl Engine {
             };
             order.maker = false;
             order.exch_timestamp = ts;
-            self.out.send(
-                TO_ALL,
-                &LiveEvent::Order {
-                    symbol: symbol.clone(),
-                    order: order.clone(),
-                },
-            );
+            if !rest || k + 1 == fills.len() {
+                self.out.send(
+                    TO_ALL,
+                    &LiveEvent::Order {
+                        symbol: symbol.clone(),
+                        order: order.clone(),
+                    },
+                );
+            }
             inc(&self.out.counters().fills);
             self.update_position(idx, if buy { f } else { -f }, ts);
         }

@@ -105,6 +105,12 @@ pub struct SimConfig {
     /// alive; `PauseMarket(false)` restarts it. Default 0 (never).
     #[serde(default)]
     pub stale_after_ms: u64,
+    /// Report the executions of an aggressive order in ONE order update, the way the real
+    /// binancefutures connector forwards a REST answer that arrives before the websocket
+    /// execution reports: `exec_qty` is the cumulative filled quantity and the price is not
+    /// given (`exec_price_tick` stays 0). Default false: one update per execution.
+    #[serde(default)]
+    pub rest_fills: bool,
 }
 
 impl Default for SimConfig {
@@ -122,6 +128,7 @@ impl Default for SimConfig {
             poll_us: default_poll_us(),
             cancel_race: true,
             stale_after_ms: 0,
+            rest_fills: false,
         }
     }
 }

@@ -53,12 +53,15 @@
  */
 
 import {
+  CancelAllError,
   ClosedError,
   ConnectionError,
   errorFromStatus,
   InvalidOrderStatusError,
   LiveError,
+  NativeError,
   OrderNotFoundError,
+  StreamOverflowError,
   TimeoutError,
   ValidationError,
 } from "./errors.ts";
@@ -166,6 +169,14 @@ export interface ConnectOptions {
   readonly botId?: number;
   /** Default capacity of market-data streams (events per consumer, default 10000). */
   readonly streamCapacity?: number;
+  /**
+   * Default limit of unread events a stream that may not drop (orders, fills,
+   * positions, errors, the non-market part of `events`) holds per consumer
+   * before it overflows with {@linkcode StreamOverflowError} (default 100000).
+   */
+  readonly streamMaxBuffered?: number;
+  /** Finished orders kept for `order(id)` and the duplicate-id check (default 10000). */
+  readonly keepFinishedOrders?: number;
   /** An instrument is stale after this long without market data (ms, default 5000). */
   readonly staleAfterMs?: number;
   /** Optional token bucket on submit and cancel. */
@@ -195,6 +206,11 @@ export interface StreamOptions {
   readonly asset?: number;
   /** Buffered events per consumer before dropping (market data). */
   readonly capacity?: number;
+  /**
+   * Unread events that may not be dropped this consumer holds before the stream
+   * overflows with {@linkcode StreamOverflowError} (default the client's `streamMaxBuffered`).
+   */
+  readonly maxBuffered?: number;
 }
 
 /**
@@ -314,40 +330,58 @@ const always = (): boolean => true;
 /**
  * One consumer's queue behind a ReadableStream. Droppable events beyond
  * `capacity` drop the oldest droppable one; conflating queues keep only the
- * newest event per asset. Pull-driven: nothing is read until the consumer reads.
+ * newest event per asset. Events that may not be dropped are buffered up to
+ * `maxBuffered`; one more overflows the stream: it refuses (and counts) every
+ * later event, delivers what it holds, then errors with
+ * {@linkcode StreamOverflowError}. Pull-driven: nothing is read until the
+ * consumer reads.
  */
 class Subscriber<T extends { readonly type: string }> {
   /** The consumer's stream. */
   readonly stream: ReadableStream<T>;
+  readonly #kind: StreamKind;
   readonly #asset: number | undefined;
   readonly #capacity: number;
+  readonly #maxBuffered: number;
   readonly #droppable: ((e: T) => boolean) | undefined;
   readonly #conflate: Map<number, T> | undefined;
   readonly #onDrop: (n: number) => void;
+  readonly #onOverflow: (e: StreamOverflowError) => void;
+  readonly #onWait: () => void;
   readonly #onRemove: (s: Subscriber<T>) => void;
   #items: (T | undefined)[] = [];
   #marks: number[] = [];
   #markHead = 0;
   #base = 0;
+  #strict = 0;
   #resolve: (() => void) | undefined;
   #ended = false;
+  #error: Error | undefined;
   dropped = 0;
 
   constructor(
     opts: {
+      kind: StreamKind;
       asset?: number;
       capacity: number;
+      maxBuffered: number;
       droppable?: (e: T) => boolean;
       conflate?: boolean;
       onDrop: (n: number) => void;
+      onOverflow: (e: StreamOverflowError) => void;
+      onWait: () => void;
       onRemove: (s: Subscriber<T>) => void;
     },
   ) {
+    this.#kind = opts.kind;
     this.#asset = opts.asset;
     this.#capacity = Math.max(1, opts.capacity);
+    this.#maxBuffered = Math.max(1, opts.maxBuffered);
     this.#droppable = opts.droppable;
     this.#conflate = opts.conflate ? new Map() : undefined;
     this.#onDrop = opts.onDrop;
+    this.#onOverflow = opts.onOverflow;
+    this.#onWait = opts.onWait;
     this.#onRemove = opts.onRemove;
     this.stream = new ReadableStream<T>({
       pull: (c) => this.#pull(c),
@@ -355,9 +389,21 @@ class Subscriber<T extends { readonly type: string }> {
     }, { highWaterMark: 0 });
   }
 
+  /** A read is pending (the consumer waits for the next event). */
+  get waiting(): boolean {
+    return this.#resolve !== undefined;
+  }
+
   push(ev: T): void {
-    if (this.#ended) return;
     if (this.#asset !== undefined && (ev as { asset?: number }).asset !== this.#asset) return;
+    if (this.#ended) {
+      if (this.#error instanceof StreamOverflowError) {
+        // An overflowed stream refuses the rest, counted.
+        this.dropped++;
+        this.#onDrop(1);
+      }
+      return;
+    }
     const conflate = this.#conflate;
     if (conflate !== undefined) {
       const a = (ev as { asset?: number }).asset ?? -1;
@@ -369,8 +415,8 @@ class Subscriber<T extends { readonly type: string }> {
     } else {
       const items = this.#items;
       const abs = this.#base + items.length;
-      items.push(ev);
       if (this.#droppable !== undefined && this.#droppable(ev)) {
+        items.push(ev);
         this.#marks.push(abs);
         if (this.#marks.length - this.#markHead > this.#capacity) {
           const victim = this.#marks[this.#markHead++];
@@ -382,6 +428,20 @@ class Subscriber<T extends { readonly type: string }> {
             this.#markHead = 0;
           }
         }
+      } else if (this.#strict >= this.#maxBuffered) {
+        const e = new StreamOverflowError(
+          `The ${this.#kind} stream overflowed: ${this.#strict} unread events that may not ` +
+            `be dropped (maxBuffered ${this.#maxBuffered}); it delivers those, then ends with ` +
+            `this error, and every later event is counted in health.streamDrops.${this.#kind}`,
+        );
+        this.#ended = true;
+        this.#error = e;
+        this.dropped++;
+        this.#onDrop(1);
+        this.#onOverflow(e);
+      } else {
+        items.push(ev);
+        this.#strict++;
       }
     }
     const r = this.#resolve;
@@ -391,9 +451,11 @@ class Subscriber<T extends { readonly type: string }> {
     }
   }
 
-  end(): void {
+  /** Ends the stream after what it holds; with `error`, errors it instead of closing. */
+  end(error?: Error): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.#error = error;
     const r = this.#resolve;
     if (r !== undefined) {
       this.#resolve = undefined;
@@ -415,6 +477,7 @@ class Subscriber<T extends { readonly type: string }> {
     this.#base += items.length;
     this.#marks = [];
     this.#markHead = 0;
+    this.#strict = 0;
     let any = false;
     for (let i = 0; i < items.length; i++) {
       const it = items[i];
@@ -426,23 +489,25 @@ class Subscriber<T extends { readonly type: string }> {
     return any;
   }
 
+  #finish(c: ReadableStreamDefaultController<T>): void {
+    if (this.#error !== undefined) c.error(this.#error);
+    else c.close();
+    this.#onRemove(this);
+  }
+
   #pull(c: ReadableStreamDefaultController<T>): Promise<void> | void {
     if (this.#flush(c)) return;
-    if (this.#ended) {
-      c.close();
-      this.#onRemove(this);
-      return;
-    }
-    return new Promise<void>((resolve) => (this.#resolve = resolve)).then(() => {
-      if (!this.#flush(c) && this.#ended) {
-        c.close();
-        this.#onRemove(this);
-      }
+    if (this.#ended) return this.#finish(c);
+    const p = new Promise<void>((resolve) => (this.#resolve = resolve)).then(() => {
+      if (!this.#flush(c) && this.#ended) this.#finish(c);
     });
+    this.#onWait();
+    return p;
   }
 
   #cancel(): void {
     this.#ended = true;
+    this.#error = undefined;
     this.#items = [];
     this.#conflate?.clear();
     this.#onRemove(this);
@@ -522,10 +587,11 @@ export class LiveClient {
   readonly #decoder: RecordDecoder;
   readonly #msgBuf = new Uint8Array(4096);
   readonly #scratch = new Float64Array(64);
-  readonly #tracker = new OrderTracker();
+  readonly #tracker: OrderTracker;
   readonly #limiter: TokenBucket | undefined;
   readonly #opts: {
     streamCapacity: number;
+    streamMaxBuffered: number;
     staleAfterMs: number;
     snapshotIntervalMs: number;
     snapshotLevels: number;
@@ -534,6 +600,8 @@ export class LiveClient {
 
   #closing = false;
   #closed = false;
+  /** Why the client stopped by itself (the event pump failed), if it did. */
+  #failure: Error | undefined;
   #closePromise: Promise<void> | undefined;
   #pumpDone: Promise<void> | undefined;
   #inPoll = false;
@@ -590,6 +658,11 @@ export class LiveClient {
   readonly #errorCounts: Record<string, number> = {};
   #lastEventAt = 0;
   #engineDrops = 0;
+  #engineDropsReported = 0;
+  #unknownRecords = 0;
+  #inexactFills = 0;
+  readonly #unknownKinds = new Set<number>();
+  readonly #stats = new Float64Array(STATS_FIELDS);
   #illegal = 0;
   #reconnects = 0;
   #lastTick = 0;
@@ -617,8 +690,10 @@ export class LiveClient {
     this.#buf = new Uint8Array(this.#maxRecords * RECORD_SIZE);
     this.#decoder = new RecordDecoder(this.#buf, connectorNames, () => this.#takeMessage());
     this.#limiter = options.rateLimit ? new TokenBucket(options.rateLimit) : undefined;
+    this.#tracker = new OrderTracker(options.keepFinishedOrders ?? 10_000);
     this.#opts = {
       streamCapacity: options.streamCapacity ?? 10_000,
+      streamMaxBuffered: options.streamMaxBuffered ?? 100_000,
       staleAfterMs: options.staleAfterMs ?? 5000,
       snapshotIntervalMs: options.snapshotIntervalMs ?? 1000,
       snapshotLevels: options.snapshotLevels ?? 10,
@@ -759,7 +834,7 @@ export class LiveClient {
   }
 
   /**
-   * Clients that something still consumes (a stream, a callback, a pending wait) are held
+   * Clients that something still consumes (a pending stream read, a callback, a pending wait) are held
    * strongly here, so a client referenced only by a frame suspended on one of its streams is not
    * collected under it. The pump unpins a client once nothing consumes it, and close() always
    * does; an unpinned, unreferenced client is collected and closed by the finalizer.
@@ -774,7 +849,7 @@ export class LiveClient {
   /** Whether anything still consumes this client's events. */
   #inUse(): boolean {
     for (const k in this.#subs) {
-      if (this.#subs[k as StreamKind].length > 0) return true;
+      for (const s of this.#subs[k as StreamKind]) if (s.waiting) return true;
     }
     for (const set of this.#handlers.values()) if (set.size > 0) return true;
     return this.#waiters.size > 0 || this.#readyWaiters.length > 0;
@@ -793,19 +868,30 @@ export class LiveClient {
       c.#drainAll();
       return !c.#closing;
     } catch (e) {
-      if (!c.#closing) {
-        c.#dispatch({
-          type: "error",
-          kind: ErrorKind.Client,
-          asset: -1,
-          code: 0,
-          orderId: 0,
-          message: `The event pump stopped: ${e instanceof Error ? e.message : String(e)}`,
-          ts: c.#lib.symbols.hl_now(),
-        }, undefined);
-      }
+      if (!c.#closing) c.#fail(e);
       return false;
     }
+  }
+
+  /**
+   * The pump cannot go on (the engine stopped, a native call failed): the
+   * failure is reported on `errors` and to callbacks, then the client closes
+   * itself; streams deliver what they hold and end with the failure, pending
+   * waits reject with it.
+   */
+  #fail(e: unknown): void {
+    const err = e instanceof Error ? e : new NativeError(String(e));
+    this.#failure = new ClosedError(`The client stopped: ${err.message}`, { cause: err });
+    this.#dispatch({
+      type: "error",
+      kind: ErrorKind.Client,
+      asset: -1,
+      code: (err as { status?: number }).status ?? 0,
+      orderId: 0,
+      message: `The event pump stopped, the client closes: ${err.message}`,
+      ts: this.#lib.symbols.hl_now(),
+    }, undefined);
+    void this.close();
   }
 
   #drainAll(): void {
@@ -827,7 +913,10 @@ export class LiveClient {
     const counts = this.#batchCounts;
     for (let i = 0; i < n; i++) {
       const ev = dec.decode(i, now);
-      if (ev === undefined) continue;
+      if (ev === undefined) {
+        this.#unknownRecord(dec.kind(i), out);
+        continue;
+      }
       counts[dec.kind(i)]++;
       this.#dispatch(ev, out);
     }
@@ -841,6 +930,23 @@ export class LiveClient {
       }
     }
     this.#tick(now);
+  }
+
+  /** A record this version cannot decode (a newer core?): counted, reported once per kind. */
+  #unknownRecord(kind: number, out: LiveEvent[] | undefined): void {
+    this.#unknownRecords++;
+    if (this.#unknownKinds.has(kind)) return;
+    this.#unknownKinds.add(kind);
+    this.#dispatch({
+      type: "error",
+      kind: ErrorKind.Client,
+      asset: -1,
+      code: kind,
+      orderId: 0,
+      message: `Records of unknown kind ${kind} from the native core are skipped (counted in ` +
+        "health.unknownRecords); the library and the TypeScript module may be of different versions",
+      ts: this.#lib.symbols.hl_now(),
+    }, out);
   }
 
   #takeMessage(): string {
@@ -911,7 +1017,7 @@ export class LiveClient {
         this.#emit("instrument", ev);
         break;
       case "dropped":
-        this.#engineDrops += ev.count;
+        this.#engineDropsReported += ev.count;
         break;
     }
     if (out !== undefined) out.push(ev);
@@ -970,21 +1076,31 @@ export class LiveClient {
       (ev.status === OrderStatus.Filled || ev.status === OrderStatus.PartiallyFilled) &&
       ev.leavesQty < prevLeaves
     ) {
+      const qty = Number((prevLeaves - ev.leavesQty).toPrecision(12));
+      // One execution per update is what connectors send over their streams; an update that
+      // covers more (a REST answer: cumulative quantity, no price) or follows a lost one gives
+      // a fill whose price is not known for all of its quantity.
+      const exact = ev.execPrice > 0 &&
+        Math.abs(ev.execQty - qty) <= 1e-9 * Math.max(1, qty);
+      if (!exact) this.#inexactFills++;
       const fill: Fill = {
         type: "fill",
         asset: ev.asset,
         orderId: ev.orderId,
         side: ev.side,
-        price: ev.execPrice,
-        qty: Number((prevLeaves - ev.leavesQty).toPrecision(12)),
+        price: ev.execPrice > 0 ? ev.execPrice : NaN,
+        qty,
         leavesQty: ev.leavesQty,
         maker: ev.maker,
+        exact,
         exchTs: ev.exchTs,
         recvTs: ev.recvTs,
       };
       this.#dispatch(fill, out);
     }
     this.#settleWaiters(ev, previous);
+    // A cancel asked for before the acknowledgement goes out now.
+    if (this.#tracker.takeCancelOnAck(ev)) this.#sendDeferredCancel(ev.orderId);
   }
 
   #settleWaiters(ev: Order, previous: Order | undefined): void {
@@ -1004,8 +1120,36 @@ export class LiveClient {
         }
         this.#finishWaiter(w, ev);
       } else {
-        const settled = ev.req === OrderStatus.None || isTerminalStatus(ev.status);
+        const settled = isTerminalStatus(ev.status) ||
+          (ev.req === OrderStatus.None && !this.#tracker.hasCancelOnAck(ev.orderId));
         if (settled && previous !== undefined) this.#finishWaiter(w, ev);
+      }
+    }
+  }
+
+  #sendDeferredCancel(orderId: number): void {
+    try {
+      this.#cancel(orderId, false);
+    } catch (e) {
+      const o = this.#tracker.get(orderId);
+      this.#dispatch({
+        type: "error",
+        kind: ErrorKind.Client,
+        asset: o?.asset ?? -1,
+        code: (e as { status?: number }).status ?? 0,
+        orderId,
+        message: `Order ${orderId}: the cancel deferred to its acknowledgement could not be sent: ${
+          e instanceof Error ? e.message : String(e)
+        }`,
+        ts: this.#lib.symbols.hl_now(),
+      }, undefined);
+      const ws = this.#waiters.get(orderId);
+      if (ws !== undefined) {
+        for (const w of [...ws]) {
+          if (w.kind === "cancel") {
+            this.#finishWaiter(w, e instanceof Error ? e : new Error(String(e)));
+          }
+        }
       }
     }
   }
@@ -1177,7 +1321,12 @@ export class LiveClient {
   // ------------------------------------------------------------- streams
 
   #assertOpen(what: string): void {
-    if (this.#closed || this.#closing) throw new ClosedError(`${what}: the client is closed`);
+    if (this.#closed || this.#closing) {
+      const f = this.#failure;
+      throw f === undefined
+        ? new ClosedError(`${what}: the client is closed`)
+        : new ClosedError(`${what}: ${f.message}`, { cause: f.cause });
+    }
   }
 
   /**
@@ -1223,12 +1372,37 @@ export class LiveClient {
       : kind === "events"
       ? isMarket
       : undefined;
+    const maxBuffered = options.maxBuffered ?? this.#opts.streamMaxBuffered;
+    for (const [name, v] of [["capacity", capacity], ["maxBuffered", maxBuffered]] as const) {
+      if (!Number.isInteger(v) || v < 1) {
+        throw new ValidationError(
+          `Cannot open the ${kind} stream: ${name} ${v} is not an integer >= 1`,
+        );
+      }
+    }
     const sub = new Subscriber<StreamItem[K]>({
+      kind,
       asset: options.asset,
       capacity,
+      maxBuffered,
       droppable,
       conflate: kind === "bookUpdates" || kind === "snapshots",
       onDrop: (n) => (this.#streamDrops[kind] += n),
+      onOverflow: (e) =>
+        // Reported where it cannot overflow again: callbacks and the other streams' errors.
+        queueMicrotask(() => {
+          if (this.#closed) return;
+          this.#emit("error", {
+            type: "error",
+            kind: ErrorKind.Client,
+            asset: options.asset ?? -1,
+            code: 0,
+            orderId: 0,
+            message: e.message,
+            ts: this.#lib.symbols.hl_now(),
+          });
+        }),
+      onWait: () => this.#pin(),
       onRemove: (s) => {
         const i = list.indexOf(s);
         if (i >= 0) list.splice(i, 1);
@@ -1236,7 +1410,6 @@ export class LiveClient {
       },
     });
     list.push(sub);
-    this.#pin();
     if (kind === "snapshots") this.#startSnapshots();
     return sub.stream;
   }
@@ -1285,7 +1458,24 @@ export class LiveClient {
       const levels = this.#opts.snapshotLevels;
       for (let a = 0; a < this.#specs.length; a++) {
         if (!this.#registered[a]) continue;
-        const s = this.depth(a, levels);
+        let s: DepthSnapshot;
+        try {
+          s = this.depth(a, levels);
+        } catch (e) {
+          if (this.#closing) return;
+          this.#dispatch({
+            type: "error",
+            kind: ErrorKind.Client,
+            asset: a,
+            code: (e as { status?: number }).status ?? 0,
+            orderId: 0,
+            message: `Cannot take the snapshot of asset ${a}: ${
+              e instanceof Error ? e.message : String(e)
+            }`,
+            ts: this.#lib.symbols.hl_now(),
+          }, undefined);
+          continue;
+        }
         this.#fan("snapshots", s);
       }
     }, this.#opts.snapshotIntervalMs);
@@ -1532,7 +1722,7 @@ export class LiveClient {
     return this.#cancel(orderId);
   }
 
-  #cancel(orderId: number): Order {
+  #cancel(orderId: number, limit = true): Order {
     const what = `Cannot cancel order ${orderId}`;
     this.#assertOpen(what);
     const o = this.#tracker.get(orderId);
@@ -1542,7 +1732,7 @@ export class LiveClient {
     if (isTerminalStatus(o.status)) {
       throw new InvalidOrderStatusError(`${what}: it is ${orderStatusName(o.status)}`, { orderId });
     }
-    this.#limiter?.take(what);
+    if (limit) this.#limiter?.take(what);
     const rc = this.#lib.symbols.hl_client_cancel(this.#h, o.asset, orderId);
     if (rc < 0) throw this.#lib.error(this.#h, rc, what, orderId);
     this.#tracker.cancelRequested(orderId, this.#lib.symbols.hl_now());
@@ -1550,9 +1740,17 @@ export class LiveClient {
   }
 
   /**
-   * Cancels every active order (of one asset, or all) that can be cancelled
-   * now; returns the ids a cancel was sent for (or, with `wait`, resolves
-   * with their answers).
+   * Cancels every active order (of one asset, or all) and returns their ids.
+   * An order not yet acknowledged gets its cancel as soon as it is (a cancel
+   * sent before would reach an exchange that may not know the order yet); an
+   * order whose cancel is already in flight is included, nothing more is sent
+   * for it. With `wait`, resolves with every one of them once finished
+   * (Canceled, or Filled/Rejected/Expired if that came first).
+   *
+   * With a rate limit, the cancels needed now and later are taken from the
+   * bucket at once: if it cannot cover all of them, nothing is sent and
+   * {@linkcode RateLimitedError} is thrown. If the core refuses some cancels,
+   * the others still go out and {@linkcode CancelAllError} lists both.
    *
    * @example
    * ```ts ignore
@@ -1561,22 +1759,62 @@ export class LiveClient {
    * ```
    */
   cancelAll(asset?: number): number[];
-  /** Cancels every active order and resolves with their answers. */
+  /** Cancels every active order and resolves with their final states. */
   cancelAll(asset: number | undefined, options: WaitOptions & { wait: true }): Promise<Order[]>;
   /** Cancels every active order (see the first overload). */
   cancelAll(asset?: number, options?: WaitOptions): number[] | Promise<Order[]>;
   /** Implementation. */
   cancelAll(asset?: number, options?: WaitOptions): number[] | Promise<Order[]> {
-    this.#assertOpen("Cannot cancel all orders");
-    const ids: number[] = [];
-    const waits: Promise<Order>[] = [];
-    for (const o of this.#tracker.active(asset)) {
-      if (o.req !== OrderStatus.None || o.status === OrderStatus.None) continue;
-      if (options?.wait) waits.push(this.cancelOrder(o.orderId, { ...options, wait: true }));
-      else this.cancelOrder(o.orderId);
-      ids.push(o.orderId);
+    const what = "Cannot cancel all orders";
+    try {
+      this.#assertOpen(what);
+      if (asset !== undefined) this.#checkAsset(asset, what);
+      const active = this.#tracker.active(asset);
+      const send = active.filter((o) =>
+        o.req === OrderStatus.None && o.status !== OrderStatus.None
+      );
+      const defer = active.filter((o) =>
+        o.req === OrderStatus.New && !this.#tracker.hasCancelOnAck(o.orderId)
+      );
+      this.#limiter?.take(
+        `${what} (${send.length + defer.length} cancels)`,
+        send.length + defer.length,
+      );
+      const sent: number[] = [];
+      const failed: { orderId: number; error: Error }[] = [];
+      for (const o of send) {
+        try {
+          this.#cancel(o.orderId, false);
+          sent.push(o.orderId);
+        } catch (e) {
+          failed.push({ orderId: o.orderId, error: e instanceof Error ? e : new Error(String(e)) });
+        }
+      }
+      for (const o of defer) {
+        this.#tracker.cancelOnAck(o.orderId);
+        sent.push(o.orderId);
+      }
+      const ids = active.map((o) => o.orderId).filter((id) =>
+        !failed.some((f) => f.orderId === id)
+      );
+      const waits = options?.wait
+        ? ids.map((id) => this.#wait("cancel", this.#tracker.get(id)!, options))
+        : [];
+      if (failed.length > 0) {
+        for (const w of waits) w.catch(() => {});
+        throw new CancelAllError(
+          `${what}: ${failed.length} of ${active.length} cancels were refused (${
+            failed.map((f) => `${f.orderId}: ${f.error.message}`).join("; ")
+          }); the others were sent`,
+          sent,
+          failed,
+        );
+      }
+      return options?.wait ? Promise.all(waits) : ids;
+    } catch (e) {
+      if (options?.wait) return Promise.reject(e);
+      throw e;
     }
-    return options?.wait ? Promise.all(waits) : ids;
   }
 
   /**
@@ -1704,6 +1942,7 @@ export class LiveClient {
    * ```
    */
   order(orderId: number): Order | undefined {
+    this.#assertOpen(`Cannot read order ${orderId}`);
     return this.#tracker.get(orderId);
   }
 
@@ -1769,6 +2008,8 @@ export class LiveClient {
    * ```
    */
   bbo(asset = 0): BookUpdate | undefined {
+    this.#assertOpen("Cannot read the best bid/offer");
+    this.#checkAsset(asset, "Cannot read the best bid/offer");
     return this.#bbo[asset];
   }
 
@@ -1862,9 +2103,9 @@ export class LiveClient {
   get health(): ConnectionHealth {
     const now = this.#closed ? 0 : this.#lib.symbols.hl_now();
     if (!this.#closed) {
-      const st = new Float64Array(STATS_FIELDS);
+      const st = this.#stats;
       if (this.#lib.symbols.hl_client_stats(this.#h, st, STATS_FIELDS) > 1) {
-        this.#engineDrops = Math.max(this.#engineDrops, st[1]);
+        this.#engineDrops = st[1];
       }
       this.#rates.roll(now);
     }
@@ -1887,7 +2128,10 @@ export class LiveClient {
       eventsPerSecond: this.#rates.perSecond(),
       eventsPerSecondByType: this.#rates.perSecondByType(),
       eventsTotal: this.#rates.total,
-      engineDrops: this.#engineDrops,
+      engineDrops: Math.max(this.#engineDrops, this.#engineDropsReported),
+      engineDropsReported: this.#engineDropsReported,
+      unknownRecords: this.#unknownRecords,
+      inexactFills: this.#inexactFills,
       streamDrops: { ...this.#streamDrops },
       rateLimited: this.#limiter?.refused ?? 0,
       illegalTransitions: this.#illegal,
@@ -1931,6 +2175,38 @@ export class LiveClient {
       ringCapacity: st[6],
       ready: st[7],
     };
+  }
+
+  /**
+   * Fault injection, for testing how a strategy copes with a failing core:
+   * `"enginePanic"` makes the native engine panic at its next step, as a bug
+   * in the core would. A stream-mode client then reports the failure on
+   * `errors` and to `error` callbacks and closes itself (streams deliver what
+   * they hold, then error; waits reject); in poll mode `poll()` throws
+   * {@linkcode NativeError} (status -12, `HL_E_ENGINE`) from then on.
+   * `"unknownRecord"` makes the engine emit one record of a kind this module
+   * does not know (as a newer core would): it is skipped, counted in
+   * `health.unknownRecords` and reported once on `errors`.
+   *
+   * @example
+   * ```ts ignore
+   * client.on("error", (e) => console.error(e.message));
+   * client.injectFault("enginePanic");
+   * ```
+   */
+  injectFault(fault: "enginePanic" | "unknownRecord"): void {
+    this.#assertOpen("Cannot inject a fault");
+    const kind = fault === "enginePanic" ? 1 : fault === "unknownRecord" ? 2 : 0;
+    if (kind === 0) {
+      throw new ValidationError(
+        `Cannot inject fault "${fault}": not "enginePanic" or "unknownRecord"`,
+      );
+    }
+    this.#lib.check(
+      this.#h,
+      this.#lib.symbols.hl_client_fault(this.#h, kind),
+      "Cannot inject a fault",
+    );
   }
 
   /** The instruments, indexed by asset number. */
@@ -1983,22 +2259,27 @@ export class LiveClient {
     this.#closed = true;
     sym.hl_client_close(this.#h);
     finalizer.unregister(this);
+    const failure = this.#failure;
     for (const list of Object.values(this.#subs)) {
-      for (const s of [...list]) s.end();
+      for (const s of [...list]) s.end(failure);
     }
+    const why = failure === undefined
+      ? "the client was closed"
+      : `the client stopped (${(failure.cause as Error).message})`;
     for (const ws of [...this.#waiters.values()]) {
       for (const w of [...ws]) {
         this.#finishWaiter(
           w,
-          new ClosedError(`Order ${w.orderId}: the client was closed before an answer`, {
+          new ClosedError(`Order ${w.orderId}: no answer before ${why}`, {
             orderId: w.orderId,
             ambiguous: true,
+            cause: failure,
           }),
         );
       }
     }
     for (const w of this.#readyWaiters.splice(0)) {
-      w(new ClosedError("Cannot wait for registration: the client was closed"));
+      w(new ClosedError(`Cannot wait for registration: ${why}`, { cause: failure }));
     }
     this.#handlers.clear();
   }

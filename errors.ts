@@ -43,6 +43,7 @@ export const Status = {
   Config: -9,
   Buffer: -10,
   State: -11,
+  Engine: -12,
 } as const;
 /** A status code of the C ABI. */
 export type Status = typeof Status[keyof typeof Status];
@@ -60,6 +61,7 @@ const STATUS_NAMES: Record<number, string> = {
   [-9]: "HL_E_CONFIG",
   [-10]: "HL_E_BUFFER",
   [-11]: "HL_E_STATE",
+  [-12]: "HL_E_ENGINE",
 };
 
 /**
@@ -95,6 +97,8 @@ export const ErrorCode = {
   Connection: "CONNECTION",
   Native: "NATIVE",
   Library: "LIBRARY",
+  StreamOverflow: "STREAM_OVERFLOW",
+  CancelAll: "CANCEL_ALL",
 } as const;
 /** A {@linkcode LiveError} code. */
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode];
@@ -268,6 +272,59 @@ export class RateLimitedError extends LiveError {
   constructor(message: string, options?: LiveErrorOptions) {
     super(ErrorCode.RateLimited, message, options);
     this.name = "RateLimitedError";
+  }
+}
+
+/**
+ * A stream whose events may not be dropped (orders, fills, positions, errors)
+ * held more unread events than its `maxBuffered`: it delivered what it held,
+ * then ended with this error; the events it refused are counted in
+ * `health.streamDrops`.
+ *
+ * @example
+ * ```ts
+ * import { StreamOverflowError } from "./errors.ts";
+ * console.log(new StreamOverflowError("The fills stream overflowed").code); // "STREAM_OVERFLOW"
+ * ```
+ */
+export class StreamOverflowError extends LiveError {
+  /** Creates the error. */
+  constructor(message: string, options?: LiveErrorOptions) {
+    super(ErrorCode.StreamOverflow, message, options);
+    this.name = "StreamOverflowError";
+  }
+}
+
+/**
+ * `cancelAll()` could not request the cancellation of some orders: `sent` are
+ * the ids whose cancel went out (or will go out on their acknowledgement),
+ * `failed` the others with why.
+ *
+ * @example
+ * ```ts
+ * import { CancelAllError } from "./errors.ts";
+ * const e = new CancelAllError("Cannot cancel 1 of 3 orders", [1, 2], [
+ *   { orderId: 3, error: new Error("queue full") },
+ * ]);
+ * console.log(e.sent, e.failed[0].orderId);
+ * ```
+ */
+export class CancelAllError extends LiveError {
+  /** Orders whose cancel was sent or is deferred to their acknowledgement. */
+  readonly sent: readonly number[];
+  /** Orders whose cancel could not be sent, with the reason. */
+  readonly failed: readonly { readonly orderId: number; readonly error: Error }[];
+  /** Creates the error. */
+  constructor(
+    message: string,
+    sent: readonly number[],
+    failed: readonly { readonly orderId: number; readonly error: Error }[],
+    options?: LiveErrorOptions,
+  ) {
+    super(ErrorCode.CancelAll, message, options);
+    this.name = "CancelAllError";
+    this.sent = sent;
+    this.failed = failed;
   }
 }
 

@@ -445,6 +445,14 @@ export interface Fill {
   readonly leavesQty: number;
   /** The (last) execution provided liquidity. */
   readonly maker: boolean;
+  /**
+   * `price` is the price of all of `qty`: the update carried exactly one
+   * execution. False when the connector folded several executions into one
+   * update (a REST answer carries the cumulative quantity and no price) or an
+   * update was missed: then `price` is the last execution's price, or `NaN`
+   * when none was given, and `qty` is still exact. Count: `health.inexactFills`.
+   */
+  readonly exact: boolean;
   /** Exchange timestamp (ns since epoch). */
   readonly exchTs: number;
   /** When JavaScript received it (ns since epoch). */
@@ -731,8 +739,14 @@ export interface ConnectionHealth {
   readonly eventsPerSecondByType: Readonly<Record<string, number>>;
   /** Events received in total. */
   readonly eventsTotal: number;
-  /** Market records the engine dropped (ring full). */
+  /** Market records the engine dropped because the ring was full (read from the core now). */
   readonly engineDrops: number;
+  /** Of those, the drops already reported in order by `dropped` events. */
+  readonly engineDropsReported: number;
+  /** Records of a kind this module cannot decode, skipped (library/module version mismatch). */
+  readonly unknownRecords: number;
+  /** Fills whose price does not cover all of their quantity (see {@linkcode Fill.exact}). */
+  readonly inexactFills: number;
   /** Events dropped (or conflated) per stream kind, summed over that kind's consumers. */
   readonly streamDrops: Readonly<Record<string, number>>;
   /** Requests refused by the client-side rate limit. */

@@ -289,18 +289,23 @@ export interface ApplyResult {
  */
 export class OrderTracker {
   readonly #orders = new Map<number, Order>();
-  readonly #terminal: number[] = [];
-  readonly #used = new Set<number>();
+  #terminal: number[] = [];
+  #terminalHead = 0;
   readonly #keepTerminal: number;
+  readonly #cancelOnAck = new Set<number>();
 
   /** Creates an empty tracker. */
   constructor(keepTerminal = 10_000) {
     this.#keepTerminal = keepTerminal;
   }
 
-  /** Throws {@linkcode DuplicateOrderIdError} if `orderId` was used by this client. */
+  /**
+   * Throws {@linkcode DuplicateOrderIdError} if `orderId` is an active order of
+   * this client or one of its last `keepTerminal` finished ones (the core also
+   * refuses the ids of its last 100,000 finished orders per asset).
+   */
   checkUnused(orderId: number): void {
-    if (this.#used.has(orderId)) {
+    if (this.#orders.has(orderId)) {
       throw new DuplicateOrderIdError(
         `Cannot submit order ${orderId}: the order id was already used by this client`,
         { orderId },
@@ -310,7 +315,6 @@ export class OrderTracker {
 
   /** Records a submitted order (status None until the first response). */
   submitted(v: ValidOrder, requestTs: number): Order {
-    this.#used.add(v.orderId);
     const o: Order = {
       asset: v.asset,
       orderId: v.orderId,
@@ -339,10 +343,29 @@ export class OrderTracker {
     if (o) this.#orders.set(orderId, { ...o, req: OrderStatus.Canceled, requestTs });
   }
 
-  /** Withdraws a failed submit (nothing reached the core). */
-  forget(orderId: number): void {
-    this.#orders.delete(orderId);
-    this.#used.delete(orderId);
+  /** Asks for a cancel to be sent once the order is acknowledged (see `takeCancelOnAck`). */
+  cancelOnAck(orderId: number): void {
+    this.#cancelOnAck.add(orderId);
+  }
+
+  /** Whether a cancel is deferred to this order's acknowledgement. */
+  hasCancelOnAck(orderId: number): boolean {
+    return this.#cancelOnAck.has(orderId);
+  }
+
+  /**
+   * True (once) when `o` has a deferred cancel and can be cancelled now; a
+   * finished order's deferred cancel is dropped.
+   */
+  takeCancelOnAck(o: Order): boolean {
+    if (!this.#cancelOnAck.has(o.orderId)) return false;
+    if (isTerminalStatus(o.status)) {
+      this.#cancelOnAck.delete(o.orderId);
+      return false;
+    }
+    if (o.status === OrderStatus.None || o.req !== OrderStatus.None) return false;
+    this.#cancelOnAck.delete(o.orderId);
+    return true;
   }
 
   /** Applies an update from the core; illegal transitions are reported, not applied. */
@@ -351,7 +374,6 @@ export class OrderTracker {
     if (prev === undefined) {
       // Not submitted through this tracker (e.g. a restarted client): adopt it.
       this.#orders.set(u.orderId, u);
-      this.#used.add(u.orderId);
       if (isTerminalStatus(u.status)) this.#retire(u.orderId);
       return { order: u, previous: undefined };
     }
@@ -398,12 +420,22 @@ export class OrderTracker {
   }
 
   #retire(orderId: number): void {
+    this.#cancelOnAck.delete(orderId);
     this.#terminal.push(orderId);
-    if (this.#terminal.length > this.#keepTerminal) {
-      const old = this.#terminal.shift()!;
+    if (this.#terminal.length - this.#terminalHead > this.#keepTerminal) {
+      const old = this.#terminal[this.#terminalHead++];
       const o = this.#orders.get(old);
       if (o && isTerminalStatus(o.status)) this.#orders.delete(old);
+      if (this.#terminalHead > 4096 && this.#terminalHead * 2 > this.#terminal.length) {
+        this.#terminal = this.#terminal.slice(this.#terminalHead);
+        this.#terminalHead = 0;
+      }
     }
+  }
+
+  /** Orders held (active plus the last `keepTerminal` finished ones). */
+  get size(): number {
+    return this.#orders.size;
   }
 
   /** The order, or undefined. */
@@ -472,17 +504,24 @@ export class TokenBucket {
     this.#last = performance.now();
   }
 
-  /** Takes one token or throws {@linkcode RateLimitedError} (`what` prefixes the message). */
-  take(what: string): void {
+  /**
+   * Takes `n` tokens (default 1) or none: throws {@linkcode RateLimitedError}
+   * (`what` prefixes the message) when fewer than `n` are available.
+   */
+  take(what: string, n = 1): void {
     const now = performance.now();
     this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#last) / 1000) * this.#rate);
     this.#last = now;
-    if (this.#tokens < 1) {
-      this.refused++;
+    if (this.#tokens < n) {
+      this.refused += n;
       throw new RateLimitedError(
-        `${what}: rate limit of ${this.#rate}/s (burst ${this.#burst}) reached`,
+        n === 1
+          ? `${what}: rate limit of ${this.#rate}/s (burst ${this.#burst}) reached`
+          : `${what}: ${n} requests exceed the rate limit of ${this.#rate}/s (burst ${this.#burst}; ${
+            Math.floor(this.#tokens)
+          } available now); nothing was sent`,
       );
     }
-    this.#tokens -= 1;
+    this.#tokens -= n;
   }
 }

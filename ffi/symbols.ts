@@ -38,6 +38,13 @@ export const symbols = {
   },
   hl_client_close: { parameters: ["u32" /* h: u32 */], result: "i32" },
   hl_client_wake: { parameters: ["u32" /* h: u32 */], result: "i32" },
+  hl_client_fault: {
+    parameters: [
+      "u32", // h: u32
+      "u32", // kind: u32
+    ],
+    result: "i32",
+  },
   hl_client_wait: {
     parameters: [
       "u32", // h: u32
@@ -197,6 +204,7 @@ export interface NativeSymbols {
   ): number;
   hl_client_close(h: number): number;
   hl_client_wake(h: number): number;
+  hl_client_fault(h: number, kind: number): number;
   hl_client_wait(h: number, timeoutMs: number): Promise<number>;
   hl_client_drain(h: number, buf: Uint8Array, maxRecords: number): number;
   hl_client_poll(h: number, buf: Uint8Array, maxRecords: number, timeoutUs: number): number;

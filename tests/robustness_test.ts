@@ -1,0 +1,256 @@
+/**
+ * What happens when things go wrong inside the client: the core fails, a
+ * consumer stops reading a stream that may not drop, cancels meet orders not
+ * yet acknowledged or a rate limit, a connector folds executions into one
+ * update, the core sends a record this module does not know. All against the
+ * real core and the sim over real IPC; faults come from the core's and the
+ * sim's fault injection.
+ */
+
+import assert from "node:assert/strict";
+import {
+  ClosedError,
+  DuplicateOrderIdError,
+  type ErrorEvent,
+  type Fill,
+  LiveClient,
+  NativeError,
+  OrderStatus,
+  type OrderUpdate,
+  RateLimitedError,
+  SimFault,
+  StreamOverflowError,
+} from "../mod.ts";
+import { barrier, connect, startSim, until } from "./helpers.ts";
+
+/** The best bid and the two best asks of a quiet book (rate 0: it never moves). */
+function quietBook(
+  client: LiveClient,
+): { bid: number; asks: readonly { price: number; qty: number }[] } {
+  const d = client.depth(0, 5);
+  assert.ok(d.bids.length > 0 && d.asks.length > 1, "the sim's initial book is in");
+  return { bid: d.bids[0].price, asks: d.asks };
+}
+
+async function waitForBook(client: LiveClient): Promise<void> {
+  await until(() => client.depth(0, 2).asks.length > 1 && client.depth(0, 1).bids.length > 0);
+}
+
+Deno.test("an engine panic in stream mode: reported, streams deliver then error, waits reject, client closed", async () => {
+  await using sim = await startSim({ rate: 0 });
+  const client = await connect(sim);
+  await waitForBook(client);
+  const errors: ErrorEvent[] = [];
+  client.on("error", (e) => errors.push(e));
+  const updates = client.orderUpdates.getReader();
+  const { bid } = quietBook(client);
+  const acked = await client.buy({ price: bid - 10, qty: 0.001 }, { wait: true });
+  assert.equal(acked.status, OrderStatus.New);
+  // A request the sim does not answer before the failure.
+  sim.fault(SimFault.DelayMs, 60_000);
+  const pending = client.buy({ price: bid - 20, qty: 0.001 }, { wait: true });
+
+  client.injectFault("enginePanic");
+
+  const err = await pending.then(() => undefined, (e: unknown) => e);
+  assert.ok(err instanceof ClosedError, String(err));
+  assert.equal(err.ambiguous, true);
+  assert.match(err.message, /the client stopped \(.*panicked: fault injected/);
+  // The stream first delivers what it holds (the ack), then errors with the failure.
+  const got: OrderUpdate[] = [];
+  let streamError: unknown;
+  for (;;) {
+    try {
+      const { value, done } = await updates.read();
+      if (done) break;
+      got.push(value);
+    } catch (e) {
+      streamError = e;
+      break;
+    }
+  }
+  assert.deepEqual(got.map((u) => [u.orderId, u.status]), [[acked.orderId, OrderStatus.New]]);
+  assert.ok(streamError instanceof ClosedError, `stream ended with ${streamError}`);
+  const cause = streamError.cause;
+  assert.ok(cause instanceof NativeError && cause.status === -12, String(cause));
+  assert.equal(errors.length, 1);
+  assert.match(errors[0].message, /event pump stopped.*panicked: fault injected/);
+  assert.equal(errors[0].code, -12);
+  assert.equal(client.closed, true);
+  assert.throws(
+    () => client.buy({ price: bid - 10, qty: 0.001 }),
+    (e: unknown) => e instanceof ClosedError && /panicked/.test(e.message),
+  );
+  await client.close(); // already closed by the failure: a no-op
+});
+
+Deno.test("an engine panic in poll mode (threaded and inline): poll() throws HL_E_ENGINE from then on", async () => {
+  await using sim = await startSim({ rate: 200 });
+  for (const inline of [false, true]) {
+    const client = await LiveClient.connect({
+      instruments: [{ connector: sim.name, symbol: sim.symbol, tickSize: 0.1, lotSize: 0.001 }],
+      mode: "poll",
+      inline,
+    });
+    await until(() => {
+      client.poll(0);
+      return client.health.instruments[0].registered;
+    });
+    client.injectFault("enginePanic");
+    let thrown: unknown;
+    const deadline = Date.now() + 10_000;
+    while (thrown === undefined && Date.now() < deadline) {
+      try {
+        client.poll(50);
+      } catch (e) {
+        thrown = e;
+      }
+    }
+    assert.ok(thrown instanceof NativeError, `inline ${inline}: ${thrown}`);
+    assert.equal(thrown.status, -12);
+    assert.match(thrown.message, /panicked: fault injected/);
+    assert.throws(
+      () => client.poll(0),
+      (e: unknown) => e instanceof NativeError && e.status === -12,
+    );
+    await client.close();
+  }
+});
+
+Deno.test("a never-drop stream that is not read overflows at maxBuffered: delivers, errors, counts, reports", async () => {
+  await using sim = await startSim({ rate: 0 });
+  await using client = await connect(sim);
+  await waitForBook(client);
+  const reported: ErrorEvent[] = [];
+  client.on("error", (e) => reported.push(e));
+  const updates = client.stream("orderUpdates", { maxBuffered: 3 }).getReader();
+  const { bid } = quietBook(client);
+  const ids = [1, 2, 3, 4].map((k) => client.buy({ price: bid - k, qty: 0.001 }).orderId);
+  await until(() => ids.every((id) => client.order(id)?.status === OrderStatus.New));
+  assert.equal(client.health.streamDrops.orderUpdates, 1, "the fourth ack was refused, counted");
+  const got: number[] = [];
+  let end: unknown;
+  for (;;) {
+    try {
+      const { value, done } = await updates.read();
+      if (done) break;
+      got.push(value.orderId);
+    } catch (e) {
+      end = e;
+      break;
+    }
+  }
+  assert.deepEqual(got, ids.slice(0, 3));
+  assert.ok(end instanceof StreamOverflowError, String(end));
+  assert.match(end.message, /orderUpdates stream overflowed: 3 unread events/);
+  await until(() => reported.length > 0);
+  assert.match(reported[0].message, /overflowed/);
+  // Other consumers are not affected; the client goes on.
+  const finals = await client.cancelAll(undefined, { wait: true });
+  assert.deepEqual(finals.map((o) => o.status), ids.map(() => OrderStatus.Canceled));
+});
+
+Deno.test("cancelAll() covers orders not yet acknowledged: their cancel goes out on the ack", async () => {
+  await using sim = await startSim({ rate: 0 });
+  await using client = await connect(sim);
+  await waitForBook(client);
+  const { bid } = quietBook(client);
+  // In stream mode nothing is processed before this synchronous code yields: both are unacked.
+  const a = client.buy({ price: bid - 1, qty: 0.001 });
+  const b = client.buy({ price: bid - 2, qty: 0.001 });
+  assert.equal(client.order(a.orderId)?.status, OrderStatus.None);
+  assert.deepEqual(client.cancelAll(), [a.orderId, b.orderId]);
+  await until(() => [a, b].every((o) => client.order(o.orderId)?.status === OrderStatus.Canceled));
+  assert.equal(sim.sim.stats().cancels, 2);
+  // With wait: resolves with the final states, not the acks.
+  const c = client.buy({ price: bid - 3, qty: 0.001 });
+  const finals = await client.cancelAll(0, { wait: true });
+  assert.deepEqual(finals.map((o) => [o.orderId, o.status]), [[c.orderId, OrderStatus.Canceled]]);
+  assert.deepEqual(client.orders(), []);
+});
+
+Deno.test("cancelAll() under a rate limit sends all cancels or none", async () => {
+  await using sim = await startSim({ rate: 0 });
+  await using client = await connect(sim, { rateLimit: { rate: 0.001, burst: 3 } });
+  await waitForBook(client);
+  const { bid } = quietBook(client);
+  const a = await client.buy({ price: bid - 1, qty: 0.001 }, { wait: true });
+  const b = await client.buy({ price: bid - 2, qty: 0.001 }, { wait: true });
+  assert.throws(
+    () => client.cancelAll(),
+    (e: unknown) =>
+      e instanceof RateLimitedError &&
+      /2 requests exceed the rate limit.*nothing was sent/.test(e.message),
+  );
+  assert.equal(client.health.rateLimited, 2);
+  await barrier(sim, client);
+  assert.equal(sim.sim.stats().cancels, 0, "no cancel reached the sim");
+  assert.deepEqual(client.orders().map((o) => o.orderId), [a.orderId, b.orderId]);
+  assert.deepEqual(client.orders().map((o) => o.req), [OrderStatus.None, OrderStatus.None]);
+});
+
+Deno.test("fills: one per execution with its price; a REST-style update gives an inexact fill", async () => {
+  for (const restFills of [false, true]) {
+    await using sim = await startSim({ rate: 0, restFills });
+    await using client = await connect(sim);
+    await waitForBook(client);
+    const { asks } = quietBook(client);
+    const fills: Fill[] = [];
+    client.on("fill", (f) => fills.push(f));
+    // Takes all of the best ask and one lot of the next level.
+    const qty = Number((asks[0].qty + 0.001).toFixed(3));
+    const o = client.buy({ price: asks[1].price, qty });
+    await until(() => client.order(o.orderId)?.status === OrderStatus.Filled);
+    const total = fills.reduce((s, f) => s + f.qty, 0);
+    assert.ok(Math.abs(total - qty) < 1e-9, `fills sum to the order's qty (${total} vs ${qty})`);
+    if (!restFills) {
+      assert.deepEqual(
+        fills.map((f) => [f.price, f.qty, f.exact]),
+        [[asks[0].price, asks[0].qty, true], [asks[1].price, 0.001, true]],
+      );
+      assert.equal(client.health.inexactFills, 0);
+    } else {
+      assert.equal(fills.length, 1);
+      assert.equal(fills[0].exact, false);
+      assert.ok(Number.isNaN(fills[0].price), "no price is invented for a REST answer");
+      assert.equal(client.health.inexactFills, 1);
+    }
+  }
+});
+
+Deno.test("records of an unknown kind are skipped, counted and reported once", async () => {
+  await using sim = await startSim({ rate: 100 });
+  await using client = await connect(sim);
+  const errors: ErrorEvent[] = [];
+  client.on("error", (e) => errors.push(e));
+  client.injectFault("unknownRecord");
+  await until(() => client.health.unknownRecords === 1);
+  client.injectFault("unknownRecord");
+  await until(() => client.health.unknownRecords === 2);
+  const unknown = errors.filter((e) => /unknown kind/.test(e.message));
+  assert.equal(unknown.length, 1);
+  assert.equal(unknown[0].code, 0xee);
+  assert.throws(() => client.injectFault("nope" as "enginePanic"), /not "enginePanic"/);
+});
+
+Deno.test("finished orders are forgotten beyond keepFinishedOrders; the core still refuses their ids", async () => {
+  await using sim = await startSim({ rate: 0 });
+  await using client = await connect(sim, { keepFinishedOrders: 2 });
+  await waitForBook(client);
+  const { bid } = quietBook(client);
+  const base = Date.now();
+  for (let k = 1; k <= 3; k++) {
+    await client.buy({ price: bid - k, qty: 0.001, orderId: base + k }, { wait: true });
+    await client.cancelOrder(base + k, { wait: true });
+  }
+  assert.equal(client.order(base + 1), undefined, "the oldest finished order is forgotten");
+  assert.equal(client.order(base + 3)?.status, OrderStatus.Canceled);
+  assert.throws(
+    () => client.buy({ price: bid - 1, qty: 0.001, orderId: base + 1 }),
+    (e: unknown) => e instanceof DuplicateOrderIdError && e.status === -7,
+  );
+  assert.throws(
+    () => client.buy({ price: bid - 1, qty: 0.001, orderId: base + 3 }),
+    (e: unknown) => e instanceof DuplicateOrderIdError && e.status === undefined,
+  );
+});

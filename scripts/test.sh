@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the native library and runs every test (Rust, then Deno), then checks that the tests
-# left no iceoryx2 files behind. Ends with one line: "N passed, N failed".
+# Builds the native library and runs every test (Rust, then Deno), checks that the tests left
+# no iceoryx2 files behind, then runs the static checks (fmt, lint, types, docs, clippy), each
+# counted as a test. Ends with one line: "N passed, N failed".
 # Used by `deno task test`, `bash scripts/run.sh test` and .ci/run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -77,6 +78,22 @@ else
   echo "== no iceoryx2 leftovers of the tests" >&2
   passed=$((passed + 1))
 fi
+
+# Static checks, each counted as one test: formatting, lints, types, docs.
+check() {
+  local name=$1; shift
+  if "$@" >"$logdir/check.log" 2>&1; then
+    echo "== $name: ok" >&2; passed=$((passed + 1))
+  else
+    echo "== $name: FAILED" >&2; cat "$logdir/check.log" >&2; failed=$((failed + 1))
+  fi
+}
+check "deno fmt --check" "$DENO" fmt --check
+check "deno lint" "$DENO" lint
+check "deno check" "$DENO" check mod.ts tests/ examples/ bench/
+check "deno doc --lint mod.ts" "$DENO" doc --lint mod.ts
+check "cargo fmt --check" bash -c "cd rust && cargo fmt --all --check"
+check "cargo clippy -D warnings" bash -c "cd rust && cargo clippy --workspace --all-targets --release --quiet -- -D warnings"
 
 rm -rf "$logdir"
 echo "$passed passed, $failed failed"

@@ -15,7 +15,7 @@ import {
   Side,
   type Sim,
 } from "../mod.ts";
-import { barrier, connect, lastTrade, startSim, uniqueName, until } from "./helpers.ts";
+import { connect, lastTrade, startSim, uniqueName, until } from "./helpers.ts";
 
 /** hftbacktest's `LOCAL_EVENT` flag. */
 const LOCAL_EVENT = 1 << 30;
@@ -89,7 +89,7 @@ Deno.test("point 2: with fused deletions the core's book matches the exchange le
   });
   const oracle = new StreamBook();
   const reader = client.stream("depthUpdates", { capacity: 1_000_000 }).getReader();
-  const reading = (async () => {
+  void (async () => {
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return;

@@ -463,11 +463,26 @@ pub extern "C" fn hl_client_close(h: u32) -> i32 {
         match c {
             Some(c) => {
                 c.close();
+                drop(c);
+                release_freed_memory();
                 HL_OK
             }
             None => HL_E_HANDLE,
         }
     })
+}
+
+/// Gives memory freed by a closed client (its ring, its engine thread's allocations) back to
+/// the system. glibc keeps freed blocks in per-thread arenas and, after a large block is freed,
+/// serves the next large ones from the heap instead of fresh mappings, so without this the
+/// resident size of a process that opens and closes clients climbs by tens of MiB before it
+/// levels off (measured: +45 MiB over 1,000 connect/close cycles in Deno, back to flat with it).
+fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own allocator state; it takes no pointers.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Fault injection for tests: `kind` 1 makes the engine panic at its next step (the engine

@@ -354,6 +354,8 @@ class Subscriber<T extends { readonly type: string }> {
   #markHead = 0;
   #base = 0;
   #strict = 0;
+  /** A pending read was resolved since the last flush: the consumer takes all it holds next. */
+  #offered = false;
   #resolve: (() => void) | undefined;
   #ended = false;
   #error: Error | undefined;
@@ -428,7 +430,7 @@ class Subscriber<T extends { readonly type: string }> {
             this.#markHead = 0;
           }
         }
-      } else if (this.#strict >= this.#maxBuffered) {
+      } else if (this.#strict >= this.#maxBuffered && !this.#offered) {
         const e = new StreamOverflowError(
           `The ${this.#kind} stream overflowed: ${this.#strict} unread events that may not ` +
             `be dropped (maxBuffered ${this.#maxBuffered}); it delivers those, then ends with ` +
@@ -447,6 +449,7 @@ class Subscriber<T extends { readonly type: string }> {
     const r = this.#resolve;
     if (r !== undefined) {
       this.#resolve = undefined;
+      this.#offered = true;
       r();
     }
   }
@@ -478,6 +481,7 @@ class Subscriber<T extends { readonly type: string }> {
     this.#marks = [];
     this.#markHead = 0;
     this.#strict = 0;
+    this.#offered = false;
     let any = false;
     for (let i = 0; i < items.length; i++) {
       const it = items[i];
@@ -1100,7 +1104,11 @@ export class LiveClient {
     }
     this.#settleWaiters(ev, previous);
     // A cancel asked for before the acknowledgement goes out now.
-    if (this.#tracker.takeCancelOnAck(ev)) this.#sendDeferredCancel(ev.orderId);
+    // (The tracker's state, not `ev`: a callback above may have cancelled the order already.)
+    const now = this.#tracker.get(ev.orderId);
+    if (now !== undefined && this.#tracker.takeCancelOnAck(now)) {
+      this.#sendDeferredCancel(ev.orderId);
+    }
   }
 
   #settleWaiters(ev: Order, previous: Order | undefined): void {
@@ -1212,6 +1220,9 @@ export class LiveClient {
       if (prev !== undefined) {
         this.#connWasDown[c] = true;
         this.#emit("disconnect", ev);
+        // Cancels deferred to an acknowledgement from this connector: the request's outcome is
+        // unknown now (its waiter is told so below), nothing is sent later on its behalf.
+        this.#tracker.dropCancelOnAck((o) => this.#assetConn[o.asset] === c);
         // Outstanding requests on this connector have an unknown outcome now.
         for (const [id, ws] of [...this.#waiters]) {
           const o = this.#tracker.get(id);
@@ -1389,10 +1400,11 @@ export class LiveClient {
       conflate: kind === "bookUpdates" || kind === "snapshots",
       onDrop: (n) => (this.#streamDrops[kind] += n),
       onOverflow: (e) =>
-        // Reported where it cannot overflow again: callbacks and the other streams' errors.
+        // After the push that overflowed (not inside it): on callbacks, the other streams'
+        // errors and the error counts.
         queueMicrotask(() => {
           if (this.#closed) return;
-          this.#emit("error", {
+          this.#dispatch({
             type: "error",
             kind: ErrorKind.Client,
             asset: options.asset ?? -1,
@@ -1400,7 +1412,7 @@ export class LiveClient {
             orderId: 0,
             message: e.message,
             ts: this.#lib.symbols.hl_now(),
-          });
+          }, undefined);
         }),
       onWait: () => this.#pin(),
       onRemove: (s) => {
@@ -1747,10 +1759,11 @@ export class LiveClient {
    * for it. With `wait`, resolves with every one of them once finished
    * (Canceled, or Filled/Rejected/Expired if that came first).
    *
-   * With a rate limit, the cancels needed now and later are taken from the
-   * bucket at once: if it cannot cover all of them, nothing is sent and
-   * {@linkcode RateLimitedError} is thrown. If the core refuses some cancels,
-   * the others still go out and {@linkcode CancelAllError} lists both.
+   * The client's rate limit never refuses it (cancelling everything is the
+   * kill switch): the tokens it needs are borrowed, and later requests are
+   * refused until the debt is repaid. If the core refuses some cancels, the
+   * others still go out and {@linkcode CancelAllError} lists both (with
+   * `wait`, its `settled` follows the ones sent).
    *
    * @example
    * ```ts ignore
@@ -1776,10 +1789,9 @@ export class LiveClient {
       const defer = active.filter((o) =>
         o.req === OrderStatus.New && !this.#tracker.hasCancelOnAck(o.orderId)
       );
-      this.#limiter?.take(
-        `${what} (${send.length + defer.length} cancels)`,
-        send.length + defer.length,
-      );
+      // Cancelling everything reduces risk: the client's own rate limit never refuses it, it
+      // borrows the tokens (later requests are refused until the debt is repaid).
+      this.#limiter?.force(send.length + defer.length);
       const sent: number[] = [];
       const failed: { orderId: number; error: Error }[] = [];
       for (const o of send) {
@@ -1801,13 +1813,14 @@ export class LiveClient {
         ? ids.map((id) => this.#wait("cancel", this.#tracker.get(id)!, options))
         : [];
       if (failed.length > 0) {
-        for (const w of waits) w.catch(() => {});
+        const settled = waits.length > 0 ? Promise.allSettled(waits) : undefined;
         throw new CancelAllError(
           `${what}: ${failed.length} of ${active.length} cancels were refused (${
             failed.map((f) => `${f.orderId}: ${f.error.message}`).join("; ")
           }); the others were sent`,
           sent,
           failed,
+          settled,
         );
       }
       return options?.wait ? Promise.all(waits) : ids;
@@ -1892,7 +1905,9 @@ export class LiveClient {
   }
 
   /**
-   * This client's active orders (optionally of one asset), by id.
+   * This client's active orders (optionally of one asset), by id. Readable
+   * after close (also after the client stopped on a failure): the last known
+   * state, for reconciling from a new client.
    *
    * @example
    * ```ts ignore
@@ -1900,7 +1915,7 @@ export class LiveClient {
    * ```
    */
   orders(asset?: number): Order[] {
-    this.#assertOpen("Cannot list orders");
+    // Readable after close: the last known state is what reconciliation from a new client needs.
     return this.#tracker.active(asset);
   }
 
@@ -1935,6 +1950,7 @@ export class LiveClient {
 
   /**
    * An order of this client by id (active or recently finished), or undefined.
+   * Readable after close, like {@linkcode LiveClient.orders}.
    *
    * @example
    * ```ts ignore
@@ -1942,7 +1958,6 @@ export class LiveClient {
    * ```
    */
   order(orderId: number): Order | undefined {
-    this.#assertOpen(`Cannot read order ${orderId}`);
     return this.#tracker.get(orderId);
   }
 
@@ -2273,13 +2288,13 @@ export class LiveClient {
           new ClosedError(`Order ${w.orderId}: no answer before ${why}`, {
             orderId: w.orderId,
             ambiguous: true,
-            cause: failure,
+            cause: failure?.cause,
           }),
         );
       }
     }
     for (const w of this.#readyWaiters.splice(0)) {
-      w(new ClosedError(`Cannot wait for registration: ${why}`, { cause: failure }));
+      w(new ClosedError(`Cannot wait for registration: ${why}`, { cause: failure?.cause }));
     }
     this.#handlers.clear();
   }

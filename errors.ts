@@ -314,17 +314,24 @@ export class CancelAllError extends LiveError {
   readonly sent: readonly number[];
   /** Orders whose cancel could not be sent, with the reason. */
   readonly failed: readonly { readonly orderId: number; readonly error: Error }[];
+  /**
+   * With `wait: true`: settles with the outcome of each order covered that
+   * was not refused (by ascending id); otherwise undefined.
+   */
+  readonly settled: Promise<PromiseSettledResult<unknown>[]> | undefined;
   /** Creates the error. */
   constructor(
     message: string,
     sent: readonly number[],
     failed: readonly { readonly orderId: number; readonly error: Error }[],
+    settled?: Promise<PromiseSettledResult<unknown>[]>,
     options?: LiveErrorOptions,
   ) {
     super(ErrorCode.CancelAll, message, options);
     this.name = "CancelAllError";
     this.sent = sent;
     this.failed = failed;
+    this.settled = settled;
   }
 }
 

@@ -363,9 +363,27 @@ export class OrderTracker {
       this.#cancelOnAck.delete(o.orderId);
       return false;
     }
+    if (o.req === OrderStatus.Canceled) {
+      // Someone cancelled it already (e.g. from an order callback): nothing more to send.
+      this.#cancelOnAck.delete(o.orderId);
+      return false;
+    }
     if (o.status === OrderStatus.None || o.req !== OrderStatus.None) return false;
     this.#cancelOnAck.delete(o.orderId);
     return true;
+  }
+
+  /** Drops the deferred cancels of the orders for which `pred` holds; returns their ids. */
+  dropCancelOnAck(pred: (o: Order) => boolean): number[] {
+    const out: number[] = [];
+    for (const id of this.#cancelOnAck) {
+      const o = this.#orders.get(id);
+      if (o === undefined || pred(o)) {
+        this.#cancelOnAck.delete(id);
+        out.push(id);
+      }
+    }
+    return out;
   }
 
   /** Applies an update from the core; illegal transitions are reported, not applied. */
@@ -522,6 +540,18 @@ export class TokenBucket {
           } available now); nothing was sent`,
       );
     }
+    this.#tokens -= n;
+  }
+
+  /**
+   * Takes `n` tokens even if the bucket cannot cover them, going into debt:
+   * later requests are refused until the debt is repaid at `rate`. For
+   * requests that reduce risk (cancelling everything) and must not be refused.
+   */
+  force(n: number): void {
+    const now = performance.now();
+    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#last) / 1000) * this.#rate);
+    this.#last = now;
     this.#tokens -= n;
   }
 }

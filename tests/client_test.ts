@@ -256,7 +256,7 @@ Deno.test("use after close throws ClosedError; close() is idempotent", async () 
   assert.throws(() => client.trades, ClosedError);
   assert.throws(() => client.depth(), ClosedError);
   assert.throws(() => client.position(), ClosedError);
-  assert.throws(() => client.order(1), ClosedError);
+  assert.equal(client.order(1), undefined); // order reads stay available after close
   assert.throws(() => client.bbo(), ClosedError);
   assert.throws(() => client.cancelAll(), ClosedError);
   assert.equal(client.health.connected, false);

@@ -56,6 +56,7 @@ Deno.test("an engine panic in stream mode: reported, streams deliver then error,
   assert.ok(err instanceof ClosedError, String(err));
   assert.equal(err.ambiguous, true);
   assert.match(err.message, /the client stopped \(.*panicked: fault injected/);
+  assert.ok(err.cause instanceof NativeError && err.cause.status === -12, String(err.cause));
   // The stream first delivers what it holds (the ack), then errors with the failure.
   const got: OrderUpdate[] = [];
   let streamError: unknown;
@@ -81,6 +82,8 @@ Deno.test("an engine panic in stream mode: reported, streams deliver then error,
     () => client.buy({ price: bid - 10, qty: 0.001 }),
     (e: unknown) => e instanceof ClosedError && /panicked/.test(e.message),
   );
+  // The last known orders stay readable, to reconcile from a new client.
+  assert.deepEqual(client.orders().map((o) => o.orderId).includes(acked.orderId), true);
   await client.close(); // already closed by the failure: a no-op
 });
 
@@ -169,24 +172,67 @@ Deno.test("cancelAll() covers orders not yet acknowledged: their cancel goes out
   assert.deepEqual(client.orders(), []);
 });
 
-Deno.test("cancelAll() under a rate limit sends all cancels or none", async () => {
+Deno.test("cancelAll() is never refused by the rate limit: it borrows, later requests wait", async () => {
   await using sim = await startSim({ rate: 0 });
   await using client = await connect(sim, { rateLimit: { rate: 0.001, burst: 3 } });
   await waitForBook(client);
   const { bid } = quietBook(client);
-  const a = await client.buy({ price: bid - 1, qty: 0.001 }, { wait: true });
-  const b = await client.buy({ price: bid - 2, qty: 0.001 }, { wait: true });
-  assert.throws(
-    () => client.cancelAll(),
-    (e: unknown) =>
-      e instanceof RateLimitedError &&
-      /2 requests exceed the rate limit.*nothing was sent/.test(e.message),
-  );
-  assert.equal(client.health.rateLimited, 2);
+  const ids = [1, 2, 3].map((k) => client.buy({ price: bid - k, qty: 0.001 }).orderId);
+  await until(() => ids.every((id) => client.order(id)?.status === OrderStatus.New));
+  // The bucket is empty and cannot ever hold the 4 cancels needed (burst 3) — still all go out.
+  const more = ids.length; // nothing left for a fourth order:
+  assert.throws(() => client.buy({ price: bid - 4, qty: 0.001 }), RateLimitedError);
+  const finals = await client.cancelAll(undefined, { wait: true });
+  assert.deepEqual(finals.map((o) => o.status), ids.map(() => OrderStatus.Canceled));
+  assert.equal(sim.sim.stats().cancels, more);
+  assert.equal(client.health.rateLimited, 1, "only the refused buy counts");
+  // In debt now: the next request is refused.
+  assert.throws(() => client.buy({ price: bid - 4, qty: 0.001 }), RateLimitedError);
+});
+
+Deno.test("a deferred cancel is not sent twice when a callback cancels on the ack", async () => {
+  await using sim = await startSim({ rate: 0 });
+  await using client = await connect(sim);
+  await waitForBook(client);
+  const { bid } = quietBook(client);
+  const errors: ErrorEvent[] = [];
+  client.on("error", (e) => errors.push(e));
+  const o = client.buy({ price: bid - 1, qty: 0.001 });
+  client.on("order", (u) => {
+    if (u.orderId === o.orderId && u.status === OrderStatus.New) client.cancelOrder(u.orderId);
+  });
+  const finals = await client.cancelAll(undefined, { wait: true });
+  assert.deepEqual(finals.map((f) => f.status), [OrderStatus.Canceled]);
   await barrier(sim, client);
-  assert.equal(sim.sim.stats().cancels, 0, "no cancel reached the sim");
-  assert.deepEqual(client.orders().map((o) => o.orderId), [a.orderId, b.orderId]);
-  assert.deepEqual(client.orders().map((o) => o.req), [OrderStatus.None, OrderStatus.None]);
+  assert.equal(sim.sim.stats().cancels, 1);
+  assert.deepEqual(errors.filter((e) => e.kind !== 3).map((e) => e.message), []);
+});
+
+Deno.test("an actively read never-drop stream does not overflow on a burst larger than maxBuffered", async () => {
+  await using sim = await startSim({ rate: 0 });
+  await using client = await connect(sim, { streamMaxBuffered: 5 });
+  await waitForBook(client);
+  const { bid } = quietBook(client);
+  const seen: number[] = [];
+  let failure: unknown;
+  const reading = (async () => {
+    try {
+      for await (const u of client.orderUpdates) seen.push(u.orderId);
+    } catch (e) {
+      failure = e;
+    }
+  })();
+  await barrier(sim, client); // the reader is parked on its read by now
+  const ids = Array.from(
+    { length: 20 },
+    (_, k) => client.buy({ price: bid - 1 - k, qty: 0.001 }).orderId,
+  );
+  await until(() => seen.length === 20 || failure !== undefined);
+  assert.equal(failure, undefined);
+  assert.deepEqual(seen, ids);
+  assert.equal(client.health.streamDrops.orderUpdates, 0);
+  await client.close();
+  await reading;
 });
 
 Deno.test("fills: one per execution with its price; a REST-style update gives an inexact fill", async () => {

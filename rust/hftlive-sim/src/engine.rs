@@ -831,7 +831,15 @@ impl Engine {
                 );
             }
             inc(&self.out.counters().fills);
-            self.update_position(idx, if buy { f } else { -f }, ts);
+            if !rest {
+                self.update_position(idx, if buy { f } else { -f }, ts);
+            }
+        }
+        if rest && !fills.is_empty() {
+            // After the one order update, like the per-execution path.
+            let filled = lots - left;
+            let ts = self.out.now_ns();
+            self.update_position(idx, if buy { filled } else { -filled }, ts);
         }
         if deplete && !fills.is_empty() && self.insts[idx].streaming() {
             let ts = self.out.now_ns();

@@ -886,15 +886,12 @@ export class LiveClient {
   #fail(e: unknown): void {
     const err = e instanceof Error ? e : new NativeError(String(e));
     this.#failure = new ClosedError(`The client stopped: ${err.message}`, { cause: err });
-    this.#dispatch({
-      type: "error",
-      kind: ErrorKind.Client,
-      asset: -1,
-      code: (err as { status?: number }).status ?? 0,
-      orderId: 0,
-      message: `The event pump stopped, the client closes: ${err.message}`,
-      ts: this.#lib.symbols.hl_now(),
-    }, undefined);
+    this.#clientError(
+      -1,
+      (err as { status?: number }).status ?? 0,
+      0,
+      `The event pump stopped, the client closes: ${err.message}`,
+    );
     void this.close();
   }
 
@@ -941,16 +938,29 @@ export class LiveClient {
     this.#unknownRecords++;
     if (this.#unknownKinds.has(kind)) return;
     this.#unknownKinds.add(kind);
-    this.#dispatch({
-      type: "error",
-      kind: ErrorKind.Client,
-      asset: -1,
-      code: kind,
-      orderId: 0,
-      message: `Records of unknown kind ${kind} from the native core are skipped (counted in ` +
+    this.#clientError(
+      -1,
+      kind,
+      0,
+      `Records of unknown kind ${kind} from the native core are skipped (counted in ` +
         "health.unknownRecords); the library and the TypeScript module may be of different versions",
-      ts: this.#lib.symbols.hl_now(),
-    }, out);
+      out,
+    );
+  }
+
+  /** Reports a client-side problem as an `error` event (streams, callbacks, counts). */
+  #clientError(
+    asset: number,
+    code: number,
+    orderId: number,
+    message: string,
+    out?: LiveEvent[],
+    ts: number = this.#lib.symbols.hl_now(),
+  ): void {
+    this.#dispatch(
+      { type: "error", kind: ErrorKind.Client, asset, code, orderId, message, ts },
+      out,
+    );
   }
 
   #takeMessage(): string {
@@ -1045,15 +1055,14 @@ export class LiveClient {
     if (this.#inBatch[raw.asset]) this.#batchOrders[raw.asset].add(raw.orderId);
     if (illegal !== undefined || order === undefined) {
       this.#illegal++;
-      this.#dispatch({
-        type: "error",
-        kind: ErrorKind.Client,
-        asset: raw.asset,
-        code: 0,
-        orderId: raw.orderId,
-        message: illegal ?? `Order ${raw.orderId}: update ignored`,
-        ts: raw.recvTs,
-      }, out);
+      this.#clientError(
+        raw.asset,
+        0,
+        raw.orderId,
+        illegal ?? `Order ${raw.orderId}: update ignored`,
+        out,
+        raw.recvTs,
+      );
       return;
     }
     const ev: OrderUpdate = { ...order, type: "order", recvTs: raw.recvTs, updateTs: raw.recvTs };
@@ -1140,17 +1149,14 @@ export class LiveClient {
       this.#cancel(orderId, false);
     } catch (e) {
       const o = this.#tracker.get(orderId);
-      this.#dispatch({
-        type: "error",
-        kind: ErrorKind.Client,
-        asset: o?.asset ?? -1,
-        code: (e as { status?: number }).status ?? 0,
+      this.#clientError(
+        o?.asset ?? -1,
+        (e as { status?: number }).status ?? 0,
         orderId,
-        message: `Order ${orderId}: the cancel deferred to its acknowledgement could not be sent: ${
+        `Order ${orderId}: the cancel deferred to its acknowledgement could not be sent: ${
           e instanceof Error ? e.message : String(e)
         }`,
-        ts: this.#lib.symbols.hl_now(),
-      }, undefined);
+      );
       const ws = this.#waiters.get(orderId);
       if (ws !== undefined) {
         for (const w of [...ws]) {
@@ -1298,17 +1304,16 @@ export class LiveClient {
       this.#fan("orderUpdates", up);
       this.#emit("order", up);
       this.#fan("events", up);
-      this.#dispatch({
-        type: "error",
-        kind: ErrorKind.Client,
+      this.#clientError(
         asset,
-        code: 0,
-        orderId: o.orderId,
-        message: `Order ${o.orderId}: not reported by the restarted connector "${
+        0,
+        o.orderId,
+        `Order ${o.orderId}: not reported by the restarted connector "${
           this.#specs[asset].connector
         }"; marked Expired (ambiguous)`,
+        undefined,
         ts,
-      }, undefined);
+      );
     }
     seen.clear();
   }
@@ -1404,15 +1409,7 @@ export class LiveClient {
         // errors and the error counts.
         queueMicrotask(() => {
           if (this.#closed) return;
-          this.#dispatch({
-            type: "error",
-            kind: ErrorKind.Client,
-            asset: options.asset ?? -1,
-            code: 0,
-            orderId: 0,
-            message: e.message,
-            ts: this.#lib.symbols.hl_now(),
-          }, undefined);
+          this.#clientError(options.asset ?? -1, 0, 0, e.message);
         }),
       onWait: () => this.#pin(),
       onRemove: (s) => {
@@ -1475,17 +1472,12 @@ export class LiveClient {
           s = this.depth(a, levels);
         } catch (e) {
           if (this.#closing) return;
-          this.#dispatch({
-            type: "error",
-            kind: ErrorKind.Client,
-            asset: a,
-            code: (e as { status?: number }).status ?? 0,
-            orderId: 0,
-            message: `Cannot take the snapshot of asset ${a}: ${
-              e instanceof Error ? e.message : String(e)
-            }`,
-            ts: this.#lib.symbols.hl_now(),
-          }, undefined);
+          this.#clientError(
+            a,
+            (e as { status?: number }).status ?? 0,
+            0,
+            `Cannot take the snapshot of asset ${a}: ${e instanceof Error ? e.message : String(e)}`,
+          );
           continue;
         }
         this.#fan("snapshots", s);

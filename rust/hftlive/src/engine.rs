@@ -140,6 +140,8 @@ pub struct Shared {
     pub failure: Mutex<Option<String>>,
     /// Fault injection for tests (`hl_client_fault`): 1 makes the engine thread panic.
     pub fault: AtomicU32,
+    /// The doorbell listener between `hl_client_bell_listen` and `hl_client_bell_accept`.
+    pub bell_listener: Mutex<Option<(std::os::unix::net::UnixListener, std::path::PathBuf)>>,
 }
 
 /// Why a submit or cancel was refused before anything was sent.

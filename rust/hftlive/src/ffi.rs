@@ -220,6 +220,7 @@ pub fn open_client(json: &str) -> Result<Client, (i32, String)> {
         ring_capacity,
         failure: Default::default(),
         fault: Default::default(),
+        bell_listener: Default::default(),
     });
     if shared.config.mode == Mode::Inline {
         let engine = Engine::build(shared.clone(), cmd_rx, producer).map_err(|m| (HL_E_IPC, m))?;
@@ -510,6 +511,119 @@ pub extern "C" fn hl_client_fault(h: u32, kind: u32) -> i32 {
             format!("hl_client_fault: kind {kind} is not 1 (engine panic) or 2 (unknown record)"),
         ),
         None => HL_E_HANDLE,
+    })
+}
+
+/// Doorbell, step 1: listens on a Unix socket at `path` (UTF-8, `len` bytes; any file there is
+/// replaced). The caller connects to it with its own event loop, then calls
+/// [`hl_client_bell_accept`].
+///
+/// # Safety
+/// `path` valid for `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn hl_client_bell_listen(h: u32, path: *const u8, len: u32) -> i32 {
+    guard(|| {
+        let Some(c) = client(h) else {
+            return HL_E_HANDLE;
+        };
+        if path.is_null() || c.inline.is_some() {
+            return set_error(
+                &c,
+                HL_E_ARGUMENT,
+                "hl_client_bell_listen: null path, or an inline client (it has no engine thread)",
+            );
+        }
+        // SAFETY: the caller guarantees `path` is valid for `len` bytes.
+        let bytes = unsafe { std::slice::from_raw_parts(path, len as usize) };
+        let Ok(p) = std::str::from_utf8(bytes) else {
+            return set_error(
+                &c,
+                HL_E_ARGUMENT,
+                "hl_client_bell_listen: path is not UTF-8",
+            );
+        };
+        let p = std::path::PathBuf::from(p);
+        let _ = std::fs::remove_file(&p);
+        match std::os::unix::net::UnixListener::bind(&p).and_then(|l| {
+            l.set_nonblocking(true)?;
+            Ok(l)
+        }) {
+            Ok(l) => {
+                *c.shared
+                    .bell_listener
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = Some((l, p));
+                HL_OK
+            }
+            Err(e) => set_error(
+                &c,
+                HL_E_IPC,
+                format!("cannot listen on {}: {e}", p.display()),
+            ),
+        }
+    })
+}
+
+/// Doorbell, step 2: accepts the caller's connection, removes the socket file and installs the
+/// doorbell: from then on, each [`hl_client_arm`] that finds nothing ready makes the engine
+/// write one byte when records arrive (and close/wake always write one).
+#[no_mangle]
+pub extern "C" fn hl_client_bell_accept(h: u32) -> i32 {
+    guard(|| {
+        let Some(c) = client(h) else {
+            return HL_E_HANDLE;
+        };
+        let taken = c
+            .shared
+            .bell_listener
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let Some((l, p)) = taken else {
+            return set_error(
+                &c,
+                HL_E_STATE,
+                "hl_client_bell_accept: no hl_client_bell_listen",
+            );
+        };
+        let _ = std::fs::remove_file(&p);
+        match l.accept() {
+            Ok((s, _)) => match c.shared.signal.set_bell(s) {
+                Ok(()) => HL_OK,
+                Err(e) => set_error(&c, HL_E_IPC, format!("cannot set up the doorbell: {e}")),
+            },
+            Err(e) => set_error(
+                &c,
+                HL_E_STATE,
+                format!(
+                    "hl_client_bell_accept: no connection on {}: {e}",
+                    p.display()
+                ),
+            ),
+        }
+    })
+}
+
+/// Arms the doorbell: `> 0` records are ready (drain them; not armed), `0` armed (the engine
+/// rings when records arrive), `< 0` error (`HL_E_CLOSED`, `HL_E_ENGINE` once drained).
+#[no_mangle]
+pub extern "C" fn hl_client_arm(h: u32) -> i32 {
+    guard(|| {
+        let Some(c) = client(h) else {
+            return HL_E_HANDLE;
+        };
+        let sig = &c.shared.signal;
+        let n = sig.arm();
+        if n > 0 {
+            return n.min(i32::MAX as usize) as i32;
+        }
+        if sig.is_failed() {
+            return c.failed();
+        }
+        if sig.is_closed() {
+            return HL_E_CLOSED;
+        }
+        0
     })
 }
 

@@ -4,6 +4,8 @@
 
 use std::{
     collections::VecDeque,
+    io::Write,
+    os::unix::net::UnixStream,
     sync::{
         atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
         Condvar, Mutex,
@@ -21,6 +23,10 @@ pub struct Signal {
     wake_gen: AtomicU64,
     closed: AtomicBool,
     failed: AtomicBool,
+    /// The doorbell: a Unix stream socket whose other end JavaScript reads with its own event
+    /// loop (no blocking-pool thread in between). Written once per arming.
+    bell: Mutex<Option<UnixStream>>,
+    armed: AtomicBool,
     lock: Mutex<()>,
     cv: Condvar,
 }
@@ -46,6 +52,8 @@ impl Default for Signal {
             wake_gen: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             failed: AtomicBool::new(false),
+            bell: Mutex::new(None),
+            armed: AtomicBool::new(false),
             lock: Mutex::new(()),
             cv: Condvar::new(),
         }
@@ -67,13 +75,46 @@ impl Signal {
             let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
             self.cv.notify_all();
         }
+        // Only when the consumer armed it (it found nothing ready and is about to sleep): one
+        // byte per arming, no syscall while it is busy draining.
+        if self.armed.load(Ordering::SeqCst) && self.armed.swap(false, Ordering::SeqCst) {
+            self.ring_bell();
+        }
+    }
+
+    fn ring_bell(&self) {
+        if let Some(s) = self.bell.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            // Non-blocking: if the socket buffer is full, bytes are already waiting to be read.
+            let _ = s.write(&[1u8]);
+        }
+    }
+
+    /// Installs the doorbell socket (non-blocking).
+    pub fn set_bell(&self, s: UnixStream) -> std::io::Result<()> {
+        s.set_nonblocking(true)?;
+        *self.bell.lock().unwrap_or_else(|e| e.into_inner()) = Some(s);
+        Ok(())
+    }
+
+    /// Arms the doorbell and returns the records ready now; when some are, it is disarmed
+    /// again (the caller drains instead of sleeping).
+    pub fn arm(&self) -> usize {
+        self.armed.store(true, Ordering::SeqCst);
+        let n = self.ready();
+        if n > 0 {
+            self.armed.store(false, Ordering::SeqCst);
+        }
+        n
     }
 
     /// Marks the ring closed and wakes every waiter.
     pub fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
-        let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        self.cv.notify_all();
+        {
+            let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            self.cv.notify_all();
+        }
+        self.ring_bell();
     }
 
     /// Marks the ring failed (and closed) and wakes every waiter; waits return
@@ -90,8 +131,11 @@ impl Signal {
     /// Wakes every current waiter; they return [`WaitResult::Woken`].
     pub fn wake_all(&self) {
         self.wake_gen.fetch_add(1, Ordering::SeqCst);
-        let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-        self.cv.notify_all();
+        {
+            let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+            self.cv.notify_all();
+        }
+        self.ring_bell();
     }
 
     /// Waits until records are ready, the timeout passes, [`Signal::wake_all`] is called or the

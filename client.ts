@@ -189,6 +189,16 @@ export interface ConnectOptions {
   readonly waitTimeoutMs?: number;
   /** Records drained per native call (default 4096). */
   readonly drainRecords?: number;
+  /**
+   * How a stream-mode client learns that records are ready. `"socket"`
+   * (default): the engine writes a byte to a Unix socket that the runtime's own
+   * event loop watches — the fastest wake-up (~40 µs better at the median
+   * than `"wait"` here); Deno needs `--allow-net` (for the Unix socket) and
+   * read and write permission on `/tmp` (the socket file is removed at once);
+   * without them the client falls back to `"wait"`. `"wait"`: one pending `nonblocking` native wait, returned
+   * through the runtime's blocking thread pool. `client.wake` says which is in use.
+   */
+  readonly wake?: "socket" | "wait";
 }
 
 /**
@@ -540,6 +550,12 @@ const STATS_FIELDS = 8;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+/** The part of a Unix-socket connection the doorbell uses (Deno.UnixConn). */
+interface UnixConn {
+  read(p: Uint8Array): Promise<number | null>;
+  close(): void;
+}
+
 /** GC backstop: closes a native client whose LiveClient was collected unclosed. */
 const finalizer = new FinalizationRegistry<{ lib: NativeLibrary; handle: number }>(
   ({ lib, handle }) => {
@@ -608,6 +624,7 @@ export class LiveClient {
   #failure: Error | undefined;
   #closePromise: Promise<void> | undefined;
   #pumpDone: Promise<void> | undefined;
+  #wake: "socket" | "wait" = "wait";
   #inPoll = false;
 
   // Subscribers per stream kind.
@@ -815,7 +832,15 @@ export class LiveClient {
       throw errorFromStatus(rc, msg ? `Cannot connect: ${msg}` : "", "Cannot connect");
     }
     const client = new LiveClient(lib, out[0], options, connectorNames, assetConn);
-    if (mode === "stream") client.#pumpDone = LiveClient.#pump(new WeakRef(client), lib, out[0]);
+    const wake = options.wake ?? "socket";
+    if (wake !== "socket" && wake !== "wait") {
+      lib.symbols.hl_client_close(out[0]);
+      finalizer.unregister(client);
+      throw new ValidationError(`Cannot connect: wake "${wake}" is not "socket" or "wait"`);
+    }
+    if (mode === "stream") {
+      client.#pumpDone = LiveClient.#pump(new WeakRef(client), lib, out[0], wake === "socket");
+    }
     return client;
   }
 
@@ -828,13 +853,127 @@ export class LiveClient {
    * finalizer then closes the native client, which wakes the wait, and the
    * pump ends (nothing keeps the process alive).
    */
-  static async #pump(ref: WeakRef<LiveClient>, lib: NativeLibrary, h: number): Promise<void> {
+  static async #pump(
+    ref: WeakRef<LiveClient>,
+    lib: NativeLibrary,
+    h: number,
+    socket: boolean,
+  ): Promise<void> {
     // Wait first, drain after: nothing is delivered before the caller of connect() has had
     // the chance to attach callbacks and streams (the first drain is a task away).
+    if (socket) {
+      const conn = await LiveClient.#openBell(lib, h);
+      if (conn !== undefined) return LiveClient.#pumpBell(ref, lib, h, conn);
+    }
     for (;;) {
       const r = await lib.symbols.hl_client_wait(h, 250);
       if (!LiveClient.#pumpStep(ref, r)) return;
     }
+  }
+
+  /**
+   * Sets up the doorbell socket: the core listens on a fresh path in /tmp, the runtime
+   * connects with its own event loop, the core accepts and removes the file. Undefined (the
+   * caller falls back to the native wait) when the runtime has no Unix sockets or no
+   * permission, or anything fails.
+   */
+  static async #openBell(lib: NativeLibrary, h: number): Promise<UnixConn | undefined> {
+    // deno-lint-ignore no-explicit-any
+    const D = (globalThis as any).Deno;
+    if (typeof D?.connect !== "function" || typeof D?.permissions?.querySync !== "function") {
+      return undefined;
+    }
+    const path = `/tmp/hftlive-${D.pid}-${h}-${Math.floor(Math.random() * 1e9)}.sock`;
+    try {
+      // Deno asks for net access to "unix:<path>" and read and write access to the path.
+      const needed = [{ name: "net", host: `unix:${path}` }, { name: "read", path }, {
+        name: "write",
+        path,
+      }];
+      for (const d of needed) {
+        if (D.permissions.querySync(d).state !== "granted") return undefined;
+      }
+    } catch {
+      return undefined;
+    }
+    const p = encoder.encode(path);
+    if (lib.symbols.hl_client_bell_listen(h, p, p.length) !== 0) return undefined;
+    let conn: UnixConn;
+    try {
+      conn = await D.connect({ transport: "unix", path });
+    } catch {
+      lib.symbols.hl_client_bell_accept(h); // removes the listener and its file
+      return undefined;
+    }
+    if (lib.symbols.hl_client_bell_accept(h) !== 0) {
+      conn.close();
+      return undefined;
+    }
+    return conn;
+  }
+
+  /**
+   * The stream-mode pump over the doorbell: arm (records ready → drain at once), else sleep on
+   * the socket's read (the engine writes a byte when records arrive) or a 250 ms tick for the
+   * periodic work. Like the wait pump it holds the client only through a WeakRef; close() and
+   * the finalizer's native close ring the bell.
+   */
+  static async #pumpBell(
+    ref: WeakRef<LiveClient>,
+    lib: NativeLibrary,
+    h: number,
+    conn: UnixConn,
+  ): Promise<void> {
+    const buf = new Uint8Array(256);
+    let read: Promise<number | null> | undefined;
+    let tick: Promise<"tick"> | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    {
+      const c = ref.deref();
+      if (c !== undefined) c.#wake = "socket";
+    }
+    try {
+      for (;;) {
+        const n = lib.symbols.hl_client_arm(h);
+        if (n !== 0) {
+          if (!LiveClient.#pumpStep(ref, n)) return;
+          continue;
+        }
+        // (Not a local: one would hold the client across the await and keep it from the GC.)
+        if (LiveClient.#gone(ref)) return;
+        read ??= conn.read(buf);
+        tick ??= new Promise<"tick">((resolve) => (timer = setTimeout(() => resolve("tick"), 250)));
+        const r = await Promise.race([read, tick]);
+        if (r === "tick") {
+          tick = undefined;
+          if (!LiveClient.#pumpStep(ref, 0)) return;
+        } else {
+          read = undefined;
+          if (r === null) {
+            // The core closed its end: the client is closing (or was collected and finalized).
+            const c = ref.deref();
+            if (c !== undefined && !c.#closing) {
+              c.#fail(new NativeError("The doorbell socket was closed by the core"));
+            }
+            return;
+          }
+        }
+      }
+    } catch (e) {
+      const c = ref.deref();
+      if (c !== undefined && !c.#closing) c.#fail(e);
+    } finally {
+      if (timer !== undefined) clearTimeout(timer);
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+    }
+  }
+
+  /** The client was collected or is closing. */
+  static #gone(ref: WeakRef<LiveClient>): boolean {
+    const c = ref.deref();
+    return c === undefined || c.#closing;
   }
 
   /**
@@ -2219,6 +2358,11 @@ export class LiveClient {
   /** The instruments, indexed by asset number. */
   get instruments(): readonly InstrumentSpec[] {
     return this.#specs;
+  }
+
+  /** How this stream-mode client is woken: `"socket"` (the doorbell) or `"wait"`. */
+  get wake(): "socket" | "wait" {
+    return this.#wake;
   }
 
   /** "stream" or "poll". */

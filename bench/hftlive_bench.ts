@@ -120,6 +120,7 @@ async function latencyStream(): Promise<void> {
   await using client = await LiveClient.connect({
     instruments,
     engineWait: str("engineWait", "adaptive") as "adaptive",
+    wake: str("wake", "socket") as "socket",
   });
   const lat: number[] = [];
   const t0 = performance.now();

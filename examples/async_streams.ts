@@ -2,7 +2,7 @@
  * Async streams with several concurrent handlers: trades, best bid/offer,
  * order updates and errors, each consumed by its own `for await` loop.
  *
- * Run: `deno run --allow-ffi --allow-env --allow-read examples/async_streams.ts`
+ * Run: `deno run --allow-ffi --allow-env --allow-read --allow-write=/tmp --allow-net examples/async_streams.ts`
  *
  * @module
  */

@@ -3,7 +3,7 @@
  * `stale` and `error`, driven by the sim's fault injection (pause market data,
  * publish a connector error, stop and restart the connector).
  *
- * Run: `deno run --allow-ffi --allow-env --allow-read examples/callbacks.ts`
+ * Run: `deno run --allow-ffi --allow-env --allow-read --allow-write=/tmp --allow-net examples/callbacks.ts`
  *
  * @module
  */

@@ -3,7 +3,7 @@
  * prints live trades, best bid/offer and health for ~3 s, then submits an
  * order, shows its acknowledgement and its fill or cancel, and exits 0.
  *
- * Run: `deno run --allow-ffi --allow-env --allow-read examples/demo.ts`
+ * Run: `deno run --allow-ffi --allow-env --allow-read --allow-write=/tmp --allow-net examples/demo.ts`
  *
  * @module
  */

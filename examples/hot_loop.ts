@@ -4,7 +4,7 @@
  * `poll()` too (no engine thread). Run it in a Worker, or as here in a process
  * whose only job is the strategy: `poll()` blocks the thread it runs on.
  *
- * Run: `deno run --allow-ffi --allow-env --allow-read examples/hot_loop.ts`
+ * Run: `deno run --allow-ffi --allow-env --allow-read --allow-write=/tmp --allow-net examples/hot_loop.ts`
  *
  * @module
  */

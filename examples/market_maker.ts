@@ -3,7 +3,7 @@
  * ticks apart, re-quotes when the mid moves, and stops quoting the side that
  * would grow the inventory beyond `MAX_POSITION`.
  *
- * Run: `deno run --allow-ffi --allow-env --allow-read examples/market_maker.ts`
+ * Run: `deno run --allow-ffi --allow-env --allow-read --allow-write=/tmp --allow-net examples/market_maker.ts`
  *
  * @module
  */

@@ -38,6 +38,16 @@ export const symbols = {
   },
   hl_client_close: { parameters: ["u32" /* h: u32 */], result: "i32" },
   hl_client_wake: { parameters: ["u32" /* h: u32 */], result: "i32" },
+  hl_client_bell_listen: {
+    parameters: [
+      "u32", // h: u32
+      "buffer", // path: *const u8
+      "u32", // len: u32
+    ],
+    result: "i32",
+  },
+  hl_client_bell_accept: { parameters: ["u32" /* h: u32 */], result: "i32" },
+  hl_client_arm: { parameters: ["u32" /* h: u32 */], result: "i32" },
   hl_client_fault: {
     parameters: [
       "u32", // h: u32
@@ -205,6 +215,9 @@ export interface NativeSymbols {
   hl_client_close(h: number): number;
   hl_client_wake(h: number): number;
   hl_client_fault(h: number, kind: number): number;
+  hl_client_bell_listen(h: number, path: Uint8Array, len: number): number;
+  hl_client_bell_accept(h: number): number;
+  hl_client_arm(h: number): number;
   hl_client_wait(h: number, timeoutMs: number): Promise<number>;
   hl_client_drain(h: number, buf: Uint8Array, maxRecords: number): number;
   hl_client_poll(h: number, buf: Uint8Array, maxRecords: number, timeoutUs: number): number;

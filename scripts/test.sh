@@ -48,7 +48,7 @@ if [ "$rust_ok" != 0 ] && ! grep -q '^test result: FAILED' "$logdir/cargo-test.l
 fi
 
 echo "== deno test" >&2
-"$DENO" test --allow-ffi --allow-env --allow-read --allow-write --allow-run tests/ 2>&1 | tee "$logdir/deno-test.log" >&2
+"$DENO" test --allow-ffi --allow-env --allow-read --allow-write --allow-run --allow-net tests/ 2>&1 | tee "$logdir/deno-test.log" >&2
 deno_ok=${PIPESTATUS[0]}
 line=$(sed 's/\x1b\[[0-9;]*m//g' "$logdir/deno-test.log" | grep -E '^(ok|FAILED) \| [0-9]+ passed' | tail -1)
 if [ -n "$line" ]; then

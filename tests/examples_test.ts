@@ -1,6 +1,6 @@
 /**
  * Runs every example in `examples/` as a subprocess against its embedded sim
- * (`deno run --allow-ffi --allow-env --allow-read <file>`, with
+ * (`deno run --allow-ffi --allow-env --allow-read --allow-write=/tmp --allow-net <file>`, with
  * `HFTLIVE_EXAMPLE_SECONDS=1`) and checks its exit code and key output lines.
  */
 
@@ -11,7 +11,15 @@ const dir = new URL("../examples/", import.meta.url);
 async function runExample(file: string): Promise<string> {
   const path = new URL(file, dir).pathname;
   const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-ffi", "--allow-env", "--allow-read", path],
+    args: [
+      "run",
+      "--allow-ffi",
+      "--allow-env",
+      "--allow-read",
+      "--allow-write=/tmp",
+      "--allow-net",
+      path,
+    ],
     env: { HFTLIVE_EXAMPLE_SECONDS: "1", NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",

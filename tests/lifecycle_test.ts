@@ -35,31 +35,35 @@ function ownNodeFiles(): string[] {
   return out;
 }
 
-Deno.test("clients dropped without close() are finalized by GC: no crash, no double free, process exits", async () => {
-  const script = new URL("./fixtures/finalizer.ts", import.meta.url).pathname;
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--v8-flags=--expose-gc",
-      "--allow-ffi",
-      "--allow-env",
-      "--allow-read",
-      "--allow-run",
-      script,
-      "8", // 24 dropped clients: more than max_bots (16), so only collected ones make room
-    ],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(30_000), // a dropped client must not keep the process alive
-  }).output();
-  const out = new TextDecoder().decode(stdout);
-  const err = new TextDecoder().decode(stderr);
-  assert.equal(code, 0, `exit ${code}\n--- stdout\n${out}\n--- stderr\n${err}`);
-  assert.match(out, /^engine threads left: 0$/m, "the finalizer closed every native client");
-  assert.match(out, /^finalized$/m);
-  assert.doesNotMatch(err, /panic|double free|Segmentation|SIGSEGV|free\(\)/i);
-});
+for (const wake of ["socket", "wait"]) {
+  Deno.test(`clients dropped without close() are finalized by GC (${wake} wake-up): no crash, no double free, process exits`, async () => {
+    const script = new URL("./fixtures/finalizer.ts", import.meta.url).pathname;
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--v8-flags=--expose-gc",
+        "--allow-ffi",
+        "--allow-env",
+        "--allow-read",
+        "--allow-run",
+        // Without these permissions the doorbell socket cannot be created: the native wait is used.
+        ...(wake === "socket" ? ["--allow-write=/tmp", "--allow-net"] : []),
+        script,
+        "8", // 24 dropped clients: more than max_bots (16), so only collected ones make room
+      ],
+      env: { NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+      signal: AbortSignal.timeout(30_000), // a dropped client must not keep the process alive
+    }).output();
+    const out = new TextDecoder().decode(stdout);
+    const err = new TextDecoder().decode(stderr);
+    assert.equal(code, 0, `exit ${code}\n--- stdout\n${out}\n--- stderr\n${err}`);
+    assert.match(out, /^engine threads left: 0$/m, "the finalizer closed every native client");
+    assert.match(out, /^finalized$/m);
+    assert.doesNotMatch(err, /panic|double free|Segmentation|SIGSEGV|free\(\)/i);
+  });
+}
 
 Deno.test({
   name: "a client awaited only by its own pending stream read is not collected",
@@ -69,7 +73,16 @@ Deno.test({
   fn: async () => {
     const script = new URL("./fixtures/gc_pending_read.ts", import.meta.url).pathname;
     const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "--v8-flags=--expose-gc", "--allow-ffi", "--allow-env", "--allow-read", script],
+      args: [
+        "run",
+        "--v8-flags=--expose-gc",
+        "--allow-ffi",
+        "--allow-env",
+        "--allow-read",
+        "--allow-write=/tmp", // the doorbell socket (the finalizer test covers both wake-ups)
+        "--allow-net",
+        script,
+      ],
       env: { NO_COLOR: "1" },
       stdout: "piped",
       stderr: "piped",

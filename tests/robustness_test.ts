@@ -300,3 +300,41 @@ Deno.test("finished orders are forgotten beyond keepFinishedOrders; the core sti
     (e: unknown) => e instanceof DuplicateOrderIdError && e.status === undefined,
   );
 });
+
+Deno.test("both wake-ups (doorbell socket, native wait) deliver events, answer orders and close cleanly", async () => {
+  await using sim = await startSim({ rate: 500 });
+  for (const wake of ["socket", "wait"] as const) {
+    const client = await connect(sim, { wake });
+    await until(() => client.wake === wake, 5000, `wake ${wake} in use`);
+    const reader = client.trades.getReader();
+    const { value } = await reader.read();
+    assert.equal(value?.type, "trade");
+    const { bid } = quietBookOrLive(client);
+    const o = await client.buy({ price: bid - 50, qty: 0.001 }, { wait: true });
+    assert.equal(o.status, OrderStatus.New);
+    await client.cancelOrder(o.orderId, { wait: true });
+    const drained = (async () => {
+      while (!(await reader.read()).done); // what was buffered, then the end close() brings
+    })();
+    await client.close();
+    await drained;
+  }
+  const left = [...Deno.readDirSync("/tmp")].filter((e) =>
+    e.name.startsWith(`hftlive-${Deno.pid}-`)
+  );
+  assert.deepEqual(left.map((e) => e.name), [], "no doorbell socket file left");
+  await assert.rejects(
+    LiveClient.connect({
+      instruments: [{ connector: sim.name, symbol: sim.symbol, tickSize: 0.1, lotSize: 0.001 }],
+      wake: "bell" as "socket",
+    }),
+    /wake "bell" is not "socket" or "wait"/,
+  );
+});
+
+/** The best bid of a moving book. */
+function quietBookOrLive(client: LiveClient): { bid: number } {
+  const d = client.depth(0, 1);
+  assert.ok(d.bids.length > 0, "book in");
+  return { bid: d.bids[0].price };
+}

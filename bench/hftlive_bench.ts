@@ -147,7 +147,11 @@ async function latencyStream(): Promise<void> {
 async function rttStream(): Promise<void> {
   const rate = num("rate", 1000), orders = num("orders", 300);
   await using _sim = startSim(rate, 0.5, 50);
-  await using client = await LiveClient.connect({ instruments, ready: true });
+  await using client = await LiveClient.connect({
+    instruments,
+    ready: true,
+    wake: str("wake", "socket") as "socket",
+  });
   await sleep(num("warmup", 0.5) * 1000);
   const sub: number[] = [], can: number[] = [];
   let bad = 0;

@@ -839,7 +839,9 @@ export class LiveClient {
       throw new ValidationError(`Cannot connect: wake "${wake}" is not "socket" or "wait"`);
     }
     if (mode === "stream") {
-      client.#pumpDone = LiveClient.#pump(new WeakRef(client), lib, out[0], wake === "socket");
+      const bell = wake === "socket" ? LiveClient.#listenBell(lib, out[0]) : undefined;
+      client.#wake = bell !== undefined ? "socket" : "wait";
+      client.#pumpDone = LiveClient.#pump(new WeakRef(client), lib, out[0], bell);
     }
     return client;
   }
@@ -857,13 +859,14 @@ export class LiveClient {
     ref: WeakRef<LiveClient>,
     lib: NativeLibrary,
     h: number,
-    socket: boolean,
+    bellPath: string | undefined,
   ): Promise<void> {
     // Wait first, drain after: nothing is delivered before the caller of connect() has had
     // the chance to attach callbacks and streams (the first drain is a task away).
-    if (socket) {
-      const conn = await LiveClient.#openBell(lib, h);
+    if (bellPath !== undefined) {
+      const conn = await LiveClient.#connectBell(lib, h, bellPath);
       if (conn !== undefined) return LiveClient.#pumpBell(ref, lib, h, conn);
+      LiveClient.#setWake(ref, "wait");
     }
     for (;;) {
       const r = await lib.symbols.hl_client_wait(h, 250);
@@ -872,12 +875,10 @@ export class LiveClient {
   }
 
   /**
-   * Sets up the doorbell socket: the core listens on a fresh path in /tmp, the runtime
-   * connects with its own event loop, the core accepts and removes the file. Undefined (the
-   * caller falls back to the native wait) when the runtime has no Unix sockets or no
-   * permission, or anything fails.
+   * Doorbell, synchronous part: the core listens on a fresh path in /tmp. Undefined (the native
+   * wait is used) when the runtime has no Unix sockets or no permission for them, or it fails.
    */
-  static async #openBell(lib: NativeLibrary, h: number): Promise<UnixConn | undefined> {
+  static #listenBell(lib: NativeLibrary, h: number): string | undefined {
     // deno-lint-ignore no-explicit-any
     const D = (globalThis as any).Deno;
     if (typeof D?.connect !== "function" || typeof D?.permissions?.querySync !== "function") {
@@ -897,7 +898,20 @@ export class LiveClient {
       return undefined;
     }
     const p = encoder.encode(path);
-    if (lib.symbols.hl_client_bell_listen(h, p, p.length) !== 0) return undefined;
+    return lib.symbols.hl_client_bell_listen(h, p, p.length) === 0 ? path : undefined;
+  }
+
+  /**
+   * Doorbell, asynchronous part: the runtime connects with its own event loop, the core accepts
+   * and removes the file. Undefined if that fails (the listener and file are removed then too).
+   */
+  static async #connectBell(
+    lib: NativeLibrary,
+    h: number,
+    path: string,
+  ): Promise<UnixConn | undefined> {
+    // deno-lint-ignore no-explicit-any
+    const D = (globalThis as any).Deno;
     let conn: UnixConn;
     try {
       conn = await D.connect({ transport: "unix", path });
@@ -912,11 +926,19 @@ export class LiveClient {
     return conn;
   }
 
+  /** Records the wake-up in use (a helper, so that no local holds the client in the pump). */
+  static #setWake(ref: WeakRef<LiveClient>, wake: "socket" | "wait"): void {
+    const c = ref.deref();
+    if (c !== undefined) c.#wake = wake;
+  }
+
   /**
-   * The stream-mode pump over the doorbell: arm (records ready → drain at once), else sleep on
-   * the socket's read (the engine writes a byte when records arrive) or a 250 ms tick for the
-   * periodic work. Like the wait pump it holds the client only through a WeakRef; close() and
-   * the finalizer's native close ring the bell.
+   * The stream-mode pump over the doorbell: arm (records ready → drain at once), else sleep until
+   * the socket's read completes (the engine writes a byte when records arrive) or a 250 ms tick
+   * for the periodic work. One read is pending at a time with one handler (a `Promise.race` per
+   * sleep would pile reactions onto that read while idle). Like the wait pump it holds the client
+   * only through a WeakRef, and no local may hold it across an await; close() and the
+   * finalizer's native close ring the bell.
    */
   static async #pumpBell(
     ref: WeakRef<LiveClient>,
@@ -925,13 +947,12 @@ export class LiveClient {
     conn: UnixConn,
   ): Promise<void> {
     const buf = new Uint8Array(256);
-    let read: Promise<number | null> | undefined;
-    let tick: Promise<"tick"> | undefined;
+    let reading = false;
+    let readDone = false;
+    let readResult: number | null = 0;
+    let readError: unknown;
+    let wakeUp: (() => void) | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    {
-      const c = ref.deref();
-      if (c !== undefined) c.#wake = "socket";
-    }
     try {
       for (;;) {
         const n = lib.symbols.hl_client_arm(h);
@@ -939,35 +960,55 @@ export class LiveClient {
           if (!LiveClient.#pumpStep(ref, n)) return;
           continue;
         }
-        // (Not a local: one would hold the client across the await and keep it from the GC.)
         if (LiveClient.#gone(ref)) return;
-        read ??= conn.read(buf);
-        tick ??= new Promise<"tick">((resolve) => (timer = setTimeout(() => resolve("tick"), 250)));
-        const r = await Promise.race([read, tick]);
-        if (r === "tick") {
-          tick = undefined;
-          if (!LiveClient.#pumpStep(ref, 0)) return;
-        } else {
-          read = undefined;
-          if (r === null) {
-            // The core closed its end: the client is closing (or was collected and finalized).
-            const c = ref.deref();
-            if (c !== undefined && !c.#closing) {
-              c.#fail(new NativeError("The doorbell socket was closed by the core"));
-            }
-            return;
-          }
+        if (!reading) {
+          reading = true;
+          readDone = false;
+          conn.read(buf).then((r) => {
+            readDone = true;
+            readResult = r;
+            wakeUp?.();
+          }, (e: unknown) => {
+            readDone = true;
+            readError = e;
+            wakeUp?.();
+          });
+        }
+        if (!readDone) {
+          await new Promise<void>((resolve) => {
+            wakeUp = resolve;
+            timer = setTimeout(resolve, 250);
+          });
+          clearTimeout(timer);
+          timer = undefined;
+          wakeUp = undefined;
+        }
+        if (!readDone) {
+          if (!LiveClient.#pumpStep(ref, 0)) return; // the tick
+          continue;
+        }
+        reading = false;
+        if (readError !== undefined) throw readError;
+        if (readResult === null) {
+          // The core closed its end: the client is closing (or was collected and finalized).
+          LiveClient.#failRef(ref, new NativeError("The doorbell socket was closed by the core"));
+          return;
         }
       }
     } catch (e) {
-      const c = ref.deref();
-      if (c !== undefined && !c.#closing) c.#fail(e);
+      LiveClient.#failRef(ref, e);
     } finally {
       if (timer !== undefined) clearTimeout(timer);
       try {
         conn.close();
       } catch { /* already closed */ }
     }
+  }
+
+  /** Fails the client behind `ref` unless it was collected or is closing. */
+  static #failRef(ref: WeakRef<LiveClient>, e: unknown): void {
+    const c = ref.deref();
+    if (c !== undefined && !c.#closing) c.#fail(e);
   }
 
   /** The client was collected or is closing. */
@@ -2360,7 +2401,10 @@ export class LiveClient {
     return this.#specs;
   }
 
-  /** How this stream-mode client is woken: `"socket"` (the doorbell) or `"wait"`. */
+  /**
+   * How this stream-mode client is woken: `"socket"` (the doorbell) or `"wait"`. Known when
+   * `connect()` returns; it turns to `"wait"` only if connecting to the doorbell socket fails.
+   */
   get wake(): "socket" | "wait" {
     return this.#wake;
   }

@@ -269,6 +269,17 @@ pub fn open_client(json: &str) -> Result<Client, (i32, String)> {
 impl Client {
     /// Stops the engine and joins it. Pending waits return `HL_E_CLOSED`.
     pub fn close(&self) {
+        // A doorbell listener never accepted (closed while the caller was connecting): its
+        // socket file goes with it.
+        let listener = self
+            .shared
+            .bell_listener
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some((_, path)) = listener {
+            let _ = std::fs::remove_file(path);
+        }
         self.shared.signal.close();
         if let Some(i) = &self.inline {
             i.close();

@@ -11,6 +11,29 @@ import { LiveClient } from "../mod.ts";
 import { engineThreads, startSim } from "./helpers.ts";
 
 /**
+ * Runs a fixture in a subprocess with `--expose-gc` and the base permissions plus `extra`;
+ * `timeoutMs` also catches a fixture that something keeps alive.
+ */
+async function runFixture(
+  name: string,
+  extra: string[],
+  fixtureArgs: string[] = [],
+  timeoutMs = 30_000,
+): Promise<{ code: number; out: string; err: string }> {
+  const script = new URL(`./fixtures/${name}`, import.meta.url).pathname;
+  const base = ["run", "--v8-flags=--expose-gc", "--allow-ffi", "--allow-env", "--allow-read"];
+  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: [...base, ...extra, script, ...fixtureArgs],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(timeoutMs),
+  }).output();
+  const dec = new TextDecoder();
+  return { code, out: dec.decode(stdout), err: dec.decode(stderr) };
+}
+
+/**
  * iceoryx2 node files of this process. A node id's low 32 bits are the pid
  * of its process (other processes, e.g. other test runs, may use iceoryx2 at
  * the same time, so only our own nodes are counted).
@@ -37,27 +60,15 @@ function ownNodeFiles(): string[] {
 
 for (const wake of ["socket", "wait"]) {
   Deno.test(`clients dropped without close() are finalized by GC (${wake} wake-up): no crash, no double free, process exits`, async () => {
-    const script = new URL("./fixtures/finalizer.ts", import.meta.url).pathname;
-    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--v8-flags=--expose-gc",
-        "--allow-ffi",
-        "--allow-env",
-        "--allow-read",
+    const { code, out, err } = await runFixture(
+      "finalizer.ts",
+      [
         "--allow-run",
         // Without these permissions the doorbell socket cannot be created: the native wait is used.
         ...(wake === "socket" ? ["--allow-write=/tmp", "--allow-net"] : []),
-        script,
-        "8", // 24 dropped clients: more than max_bots (16), so only collected ones make room
       ],
-      env: { NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(30_000), // a dropped client must not keep the process alive
-    }).output();
-    const out = new TextDecoder().decode(stdout);
-    const err = new TextDecoder().decode(stderr);
+      ["8"], // 24 dropped clients: more than max_bots (16), so only collected ones make room
+    ); // (the timeout also catches a dropped client keeping the process alive)
     assert.equal(code, 0, `exit ${code}\n--- stdout\n${out}\n--- stderr\n${err}`);
     assert.match(out, /^engine threads left: 0$/m, "the finalizer closed every native client");
     assert.match(out, /^finalized$/m);
@@ -71,25 +82,11 @@ Deno.test({
   // consumes it; before, a client referenced only by a frame suspended on one of its streams
   // was collected and the read never settled ("Top-level await promise never resolved").
   fn: async () => {
-    const script = new URL("./fixtures/gc_pending_read.ts", import.meta.url).pathname;
-    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--v8-flags=--expose-gc",
-        "--allow-ffi",
-        "--allow-env",
-        "--allow-read",
-        "--allow-write=/tmp", // the doorbell socket (the finalizer test covers both wake-ups)
-        "--allow-net",
-        script,
-      ],
-      env: { NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-      signal: AbortSignal.timeout(30_000),
-    }).output();
-    const out = new TextDecoder().decode(stdout);
-    const err = new TextDecoder().decode(stderr);
+    // With the doorbell's permissions (the finalizer test covers both wake-ups).
+    const { code, out, err } = await runFixture("gc_pending_read.ts", [
+      "--allow-write=/tmp",
+      "--allow-net",
+    ]);
     assert.equal(code, 0, `exit ${code}\n--- stdout\n${out}\n--- stderr\n${err}`);
     assert.match(out, /^got trade \d/m);
   },
@@ -116,16 +113,8 @@ Deno.test("200 connect/close cycles leave no engine thread, timer, pending wait 
 });
 
 Deno.test("resident memory stays flat over 600 connect/close cycles (with GC)", async () => {
-  const script = new URL("./fixtures/cycles.ts", import.meta.url).pathname;
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--v8-flags=--expose-gc", "--allow-ffi", "--allow-env", "--allow-read", script],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-    signal: AbortSignal.timeout(60_000),
-  }).output();
-  const out = new TextDecoder().decode(stdout);
-  assert.equal(code, 0, `${out}\n${new TextDecoder().decode(stderr)}`);
+  const { code, out, err } = await runFixture("cycles.ts", [], [], 60_000);
+  assert.equal(code, 0, `${out}\n${err}`);
   const rss = [...out.matchAll(/^round \d+ rss (\d+\.\d) MiB$/gm)].map((m) => Number(m[1]));
   assert.equal(rss.length, 3, out);
   // Allocator arenas of the engine threads wobble by a few MiB; a leaked ring (4 MiB per

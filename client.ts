@@ -620,7 +620,7 @@ export class LiveClient {
 
   #closing = false;
   #closed = false;
-  /** Why the client stopped by itself (the event pump failed), if it did. */
+  /** Why the client stopped by itself (the error that failed the event pump), if it did. */
   #failure: Error | undefined;
   #closePromise: Promise<void> | undefined;
   #pumpDone: Promise<void> | undefined;
@@ -934,8 +934,8 @@ export class LiveClient {
 
   /**
    * The stream-mode pump over the doorbell: arm (records ready → drain at once), else sleep until
-   * the socket's read completes (the engine writes a byte when records arrive) or a 250 ms tick
-   * for the periodic work. One read is pending at a time with one handler (a `Promise.race` per
+   * the socket's read completes (the engine writes a byte when records arrive) or the 250 ms
+   * interval ticks for the periodic work. One read is pending at a time with one handler (a `Promise.race` per
    * sleep would pile reactions onto that read while idle). Like the wait pump it holds the client
    * only through a WeakRef, and no local may hold it across an await; close() and the
    * finalizer's native close ring the bell.
@@ -952,7 +952,8 @@ export class LiveClient {
     let readResult: number | null = 0;
     let readError: unknown;
     let wakeUp: (() => void) | undefined;
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    // One timer for the periodic work, not one per sleep (no timer work on the wake-up path).
+    const tick = setInterval(() => wakeUp?.(), 250);
     try {
       for (;;) {
         const n = lib.symbols.hl_client_arm(h);
@@ -975,12 +976,7 @@ export class LiveClient {
           });
         }
         if (!readDone) {
-          await new Promise<void>((resolve) => {
-            wakeUp = resolve;
-            timer = setTimeout(resolve, 250);
-          });
-          clearTimeout(timer);
-          timer = undefined;
+          await new Promise<void>((resolve) => (wakeUp = resolve));
           wakeUp = undefined;
         }
         if (!readDone) {
@@ -998,7 +994,7 @@ export class LiveClient {
     } catch (e) {
       LiveClient.#failRef(ref, e);
     } finally {
-      if (timer !== undefined) clearTimeout(timer);
+      clearInterval(tick);
       try {
         conn.close();
       } catch { /* already closed */ }
@@ -1065,7 +1061,7 @@ export class LiveClient {
    */
   #fail(e: unknown): void {
     const err = e instanceof Error ? e : new NativeError(String(e));
-    this.#failure = new ClosedError(`The client stopped: ${err.message}`, { cause: err });
+    this.#failure = err;
     this.#clientError(
       -1,
       (err as { status?: number }).status ?? 0,
@@ -1521,7 +1517,7 @@ export class LiveClient {
       const f = this.#failure;
       throw f === undefined
         ? new ClosedError(`${what}: the client is closed`)
-        : new ClosedError(`${what}: ${f.message}`, { cause: f.cause });
+        : new ClosedError(`${what}: the client stopped: ${f.message}`, { cause: f });
     }
   }
 
@@ -2346,7 +2342,7 @@ export class LiveClient {
     ready: number;
   } {
     this.#assertOpen("Cannot read native stats");
-    const st = new Float64Array(STATS_FIELDS);
+    const st = this.#stats;
     this.#lib.check(
       this.#h,
       this.#lib.symbols.hl_client_stats(this.#h, st, STATS_FIELDS),
@@ -2455,12 +2451,14 @@ export class LiveClient {
     sym.hl_client_close(this.#h);
     finalizer.unregister(this);
     const failure = this.#failure;
+    const streamEnd = failure &&
+      new ClosedError(`The client stopped: ${failure.message}`, { cause: failure });
     for (const list of Object.values(this.#subs)) {
-      for (const s of [...list]) s.end(failure);
+      for (const s of [...list]) s.end(streamEnd);
     }
     const why = failure === undefined
       ? "the client was closed"
-      : `the client stopped (${(failure.cause as Error).message})`;
+      : `the client stopped (${failure.message})`;
     for (const ws of [...this.#waiters.values()]) {
       for (const w of [...ws]) {
         this.#finishWaiter(
@@ -2468,13 +2466,13 @@ export class LiveClient {
           new ClosedError(`Order ${w.orderId}: no answer before ${why}`, {
             orderId: w.orderId,
             ambiguous: true,
-            cause: failure?.cause,
+            cause: failure,
           }),
         );
       }
     }
     for (const w of this.#readyWaiters.splice(0)) {
-      w(new ClosedError(`Cannot wait for registration: ${why}`, { cause: failure?.cause }));
+      w(new ClosedError(`Cannot wait for registration: ${why}`, { cause: failure }));
     }
     this.#handlers.clear();
   }

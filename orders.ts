@@ -451,11 +451,6 @@ export class OrderTracker {
     }
   }
 
-  /** Orders held (active plus the last `keepTerminal` finished ones). */
-  get size(): number {
-    return this.#orders.size;
-  }
-
   /** The order, or undefined. */
   get(orderId: number): Order | undefined {
     return this.#orders.get(orderId);
@@ -527,9 +522,7 @@ export class TokenBucket {
    * (`what` prefixes the message) when fewer than `n` are available.
    */
   take(what: string, n = 1): void {
-    const now = performance.now();
-    this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#last) / 1000) * this.#rate);
-    this.#last = now;
+    this.#refill();
     if (this.#tokens < n) {
       this.refused += n;
       throw new RateLimitedError(
@@ -549,9 +542,13 @@ export class TokenBucket {
    * requests that reduce risk (cancelling everything) and must not be refused.
    */
   force(n: number): void {
+    this.#refill();
+    this.#tokens -= n;
+  }
+
+  #refill(): void {
     const now = performance.now();
     this.#tokens = Math.min(this.#burst, this.#tokens + ((now - this.#last) / 1000) * this.#rate);
     this.#last = now;
-    this.#tokens -= n;
   }
 }

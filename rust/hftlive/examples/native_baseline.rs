@@ -136,15 +136,10 @@ fn latency_livebot(a: &Args, name: &str) -> String {
     format!(r#"{},"cpu":{cpu:.3}"#, stats_json(lat))
 }
 
-/// Same measurement through hftlive's engine natively: inline client polled on this thread.
-fn latency_hftlive(a: &Args, name: &str) -> String {
-    let sim = start_sim(a, name);
-    let cfg = format!(
-        r#"{{"instruments":[{{"connector":"{name}","symbol":"btcusdt","tick_size":0.1,"lot_size":0.001}}],"mode":"inline","engine_wait":"{}"}}"#,
-        a.s("engine_wait", "adaptive")
-    );
+/// Opens an hftlive client from a JSON configuration (panics on failure: a benchmark setup error).
+fn open_client(cfg: &str) -> u32 {
     let mut h = 0u32;
-    // SAFETY: valid buffers.
+    // SAFETY: `cfg` is valid for its length, `h` is a valid out pointer, no error buffer.
     let rc = unsafe {
         hl_client_open(
             cfg.as_ptr(),
@@ -155,6 +150,16 @@ fn latency_hftlive(a: &Args, name: &str) -> String {
         )
     };
     assert_eq!(rc, HL_OK);
+    h
+}
+
+/// Same measurement through hftlive's engine natively: inline client polled on this thread.
+fn latency_hftlive(a: &Args, name: &str) -> String {
+    let sim = start_sim(a, name);
+    let h = open_client(&format!(
+        r#"{{"instruments":[{{"connector":"{name}","symbol":"btcusdt","tick_size":0.1,"lot_size":0.001}}],"mode":"inline","engine_wait":"{}"}}"#,
+        a.s("engine_wait", "adaptive")
+    ));
     let warm = Duration::from_secs_f64(a.f("warmup", 0.5));
     let dur = Duration::from_secs_f64(a.f("seconds", 5.0));
     let mut buf = vec![0u8; 64 * 4096];
@@ -281,22 +286,10 @@ fn throughput_livebot(a: &Args, name: &str) -> String {
 /// The same throughput measurement through hftlive's engine natively (inline, no JavaScript).
 fn throughput_hftlive(a: &Args, name: &str) -> String {
     let sim = start_sim(a, name);
-    let cfg = format!(
+    let h = open_client(&format!(
         r#"{{"instruments":[{{"connector":"{name}","symbol":"btcusdt","tick_size":0.1,"lot_size":0.001}}],"mode":"inline","engine_wait":"{}"}}"#,
         a.s("engine_wait", "adaptive")
-    );
-    let mut h = 0u32;
-    // SAFETY: valid buffers.
-    let rc = unsafe {
-        hl_client_open(
-            cfg.as_ptr(),
-            cfg.len() as u32,
-            &mut h,
-            std::ptr::null_mut(),
-            0,
-        )
-    };
-    assert_eq!(rc, HL_OK);
+    ));
     let dur = Duration::from_secs_f64(a.f("seconds", 3.0));
     let warm = Duration::from_secs_f64(a.f("warmup", 0.5));
     let mut buf = vec![0u8; 64 * 4096];
@@ -354,18 +347,7 @@ fn cycles_hftlive(a: &Args, name: &str) -> String {
     let mut unregistered = 0;
     let t0 = Instant::now();
     for i in 1..=cycles {
-        let mut h = 0u32;
-        // SAFETY: valid buffers.
-        let rc = unsafe {
-            hl_client_open(
-                cfg.as_ptr(),
-                cfg.len() as u32,
-                &mut h,
-                std::ptr::null_mut(),
-                0,
-            )
-        };
-        assert_eq!(rc, HL_OK);
+        let h = open_client(&cfg);
         let deadline = Instant::now() + Duration::from_secs(5);
         let mut registered = false;
         while !registered && Instant::now() < deadline {

@@ -105,12 +105,9 @@ impl DoneIds {
         }
     }
 
-    pub fn len(&self) -> usize {
+    #[cfg(test)]
+    fn len(&self) -> usize {
         self.fifo.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.fifo.is_empty()
     }
 }
 
@@ -529,19 +526,24 @@ impl Engine {
         self.out.flush(&self.shared.signal);
     }
 
+    /// Carries out a fault injected by `hl_client_fault` (tests).
+    fn inject_fault(&mut self) {
+        if self.shared.fault.swap(0, Ordering::Relaxed) == 1 {
+            panic!("fault injected by hl_client_fault");
+        }
+        // A record of a kind no reader of ABI v1 knows (what a newer core could send).
+        self.out
+            .stage(RecBuilder::new(K_UNKNOWN_TEST, 0, NO_ASSET, 0).build());
+        self.out.flush(&self.shared.signal);
+    }
+
     /// One pass: commands, every connector's events, liveness, registrations, flush.
     /// Returns whether anything happened.
     pub fn step(&mut self) -> bool {
         self.loops += 1;
-        match self.shared.fault.swap(0, Ordering::Relaxed) {
-            0 => {}
-            1 => panic!("fault injected by hl_client_fault"),
-            _ => {
-                // A record of a kind no reader of ABI v1 knows (what a newer core could send).
-                self.out
-                    .stage(RecBuilder::new(K_UNKNOWN_TEST, 0, NO_ASSET, 0).build());
-                self.out.flush(&self.shared.signal);
-            }
+        // A plain load on every step; the read-modify-write only when a fault was injected.
+        if self.shared.fault.load(Ordering::Relaxed) != 0 {
+            self.inject_fault();
         }
         let mut busy = false;
         busy |= self.send_commands();

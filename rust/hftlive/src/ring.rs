@@ -107,14 +107,19 @@ impl Signal {
         n
     }
 
-    /// Marks the ring closed and wakes every waiter.
-    pub fn close(&self) {
-        self.closed.store(true, Ordering::SeqCst);
+    /// Wakes every parked waiter and rings the doorbell whether or not it is armed.
+    fn wake_everyone(&self) {
         {
             let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
             self.cv.notify_all();
         }
         self.ring_bell();
+    }
+
+    /// Marks the ring closed and wakes every waiter.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.wake_everyone();
     }
 
     /// Marks the ring failed (and closed) and wakes every waiter; waits return
@@ -131,11 +136,7 @@ impl Signal {
     /// Wakes every current waiter; they return [`WaitResult::Woken`].
     pub fn wake_all(&self) {
         self.wake_gen.fetch_add(1, Ordering::SeqCst);
-        {
-            let _g = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-            self.cv.notify_all();
-        }
-        self.ring_bell();
+        self.wake_everyone();
     }
 
     /// Waits until records are ready, the timeout passes, [`Signal::wake_all`] is called or the

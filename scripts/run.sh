@@ -15,20 +15,20 @@ DENO_VERSION=2.9.6
 
 say() { printf '[hftlive] %s\n' "$*" >&2; }
 
-need_libclang() {
-  # bindgen loads libclang.so at build time.
-  ldconfig -p 2>/dev/null | grep -q 'libclang\(-[0-9.]*\)\?\.so' && return 1
-  ls /usr/lib/llvm-*/lib/libclang*.so* >/dev/null 2>&1 && return 1
-  return 0
-}
+# shellcheck source=scripts/libclang.sh
+source "$ROOT/scripts/libclang.sh"
 
 ensure_libclang() {
-  if need_libclang; then
+  if ! libclang_found >/dev/null; then
     say "installing libclang-dev (needed by iceoryx2's bindgen)"
     local sudo=""
     [ "$(id -u)" = 0 ] || sudo="sudo"
     $sudo apt-get update -qq >/dev/null || true
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libclang-dev >/dev/null
+    libclang_found >/dev/null || {
+      say "libclang-dev installed but no libclang.so found; set LIBCLANG_PATH to its directory"
+      exit 1
+    }
   fi
 }
 

@@ -53,24 +53,20 @@
  */
 
 import {
-  CancelAllError,
   ClosedError,
-  ConnectionError,
-  errorFromStatus,
   InvalidOrderStatusError,
-  LiveError,
+  ModeError,
   NativeError,
-  OrderNotFoundError,
-  StreamOverflowError,
   TimeoutError,
   ValidationError,
 } from "./errors.ts";
-import { type DecodedEvent, decodeOrder, RecordDecoder } from "./ffi/codec.ts";
-import { loadLibrary, type NativeLibrary } from "./ffi/library.ts";
-import { RECORD_SIZE } from "./ffi/symbols.ts";
-import { LatencyWindow, RateCounter } from "./health.ts";
+import { Callbacks } from "./callbacks.ts";
+import { Connectivity, type Transition } from "./connectivity.ts";
+import { type DecodedEvent, RECORD_TYPES } from "./ffi/codec.ts";
+import { NativeClient, type NativeStats } from "./ffi/native.ts";
+import { openWake, type WakeSource } from "./ffi/wake.ts";
+import { HealthRecorder } from "./health.ts";
 import {
-  type BookLevel,
   type BookUpdate,
   type ConnectionHealth,
   type ConnectorEvent,
@@ -79,11 +75,10 @@ import {
   type DepthUpdate,
   type ErrorEvent,
   ErrorKind,
+  errorKindName,
   type Fill,
   type InstrumentEvent,
   type InstrumentHealth,
-  InstrumentState,
-  isTerminalStatus,
   type LiveEvent,
   type Order,
   type OrderRequest,
@@ -95,201 +90,21 @@ import {
   Side,
   type Trade,
 } from "./models.ts";
+import { OrderDesk, type WaitOptions } from "./order_desk.ts";
 import {
-  type InstrumentSpec,
-  nextOrderId,
-  OrderTracker,
-  type RateLimit,
-  TokenBucket,
-  validateOrder,
-} from "./orders.ts";
+  type ConnectOptions,
+  nativeConfig,
+  type ResolvedOptions,
+  resolveOptions,
+} from "./options.ts";
+import { type InstrumentSpec, nextOrderId } from "./orders.ts";
+import { type PumpHost, runPump } from "./pump.ts";
+import { StreamHub, type StreamItem, type StreamKind, type StreamOptions } from "./streams.ts";
 
-/**
- * How an instrument's book is kept: hftbacktest's `HashMapMarketDepth`, or
- * its `ROIVectorMarketDepth` over a price range of interest.
- *
- * @example
- * ```ts
- * import type { DepthKind } from "./client.ts";
- * const roi: DepthKind = { roi: [40_000, 60_000] };
- * ```
- */
-export type DepthKind = "hashmap" | { readonly roi: readonly [number, number] };
-
-/**
- * One instrument to trade: the connector it comes from and its grid.
- *
- * @example
- * ```ts
- * import type { InstrumentOptions } from "./client.ts";
- * const i: InstrumentOptions = { connector: "bf", symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001 };
- * ```
- */
-export interface InstrumentOptions extends InstrumentSpec {
-  /** Book kind for this instrument (default: the client's `depth`, else "hashmap"). */
-  readonly depth?: DepthKind;
-}
-
-/**
- * Options of {@linkcode LiveClient.connect}.
- *
- * @example
- * ```ts
- * import type { ConnectOptions } from "./client.ts";
- * const o: ConnectOptions = {
- *   instruments: [{ connector: "bf", symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001 }],
- *   rateLimit: { rate: 10, burst: 20 },
- * };
- * ```
- */
-export interface ConnectOptions {
-  /** The instruments; their index is the `asset` number used everywhere. */
-  readonly instruments: readonly InstrumentOptions[];
-  /** Default book kind (default "hashmap"). */
-  readonly depth?: DepthKind;
-  /** "stream" (default) or "poll" (synchronous hot loop; see the module doc). */
-  readonly mode?: "stream" | "poll";
-  /** Poll mode only: run the engine inside `poll()` instead of on its own thread. */
-  readonly inline?: boolean;
-  /** Path of the native library (else `HFTLIVE_LIB`, else the cargo build output). */
-  readonly libPath?: string;
-  /** Wait until every instrument is registered (true: up to 10 s; or a number of ms). */
-  readonly ready?: boolean | number;
-  /** Engine → JavaScript ring capacity in records (power of two, default 65536). */
-  readonly ringCapacity?: number;
-  /** Engine idle strategy (default "adaptive"). */
-  readonly engineWait?: "spin" | "yield" | "sleep" | "node_wait" | "adaptive";
-  /** Poll mode: how long `poll()` spins before parking, in µs (default 50). */
-  readonly pollSpinUs?: number;
-  /** Re-send `RegisterInstrument` this often until answered (ms). */
-  readonly registerIntervalMs?: number;
-  /** Connector liveness check period (ms, default 100). */
-  readonly livenessIntervalMs?: number;
-  /** Bot id on the connector's IPC (default random). */
-  readonly botId?: number;
-  /** Default capacity of market-data streams (events per consumer, default 10000). */
-  readonly streamCapacity?: number;
-  /**
-   * Default limit of unread events a stream that may not drop (orders, fills,
-   * positions, errors, the non-market part of `events`) holds per consumer
-   * before it overflows with {@linkcode StreamOverflowError} (default 100000).
-   */
-  readonly streamMaxBuffered?: number;
-  /** Finished orders kept for `order(id)` and the duplicate-id check (default 10000). */
-  readonly keepFinishedOrders?: number;
-  /** An instrument is stale after this long without market data (ms, default 5000). */
-  readonly staleAfterMs?: number;
-  /** Optional token bucket on submit and cancel. */
-  readonly rateLimit?: RateLimit;
-  /** Interval of the `snapshots` stream (ms, default 1000). */
-  readonly snapshotIntervalMs?: number;
-  /** Levels per side in `snapshots` (default 10). */
-  readonly snapshotLevels?: number;
-  /** Default timeout of `wait` options (ms, default 10000). */
-  readonly waitTimeoutMs?: number;
-  /** Records drained per native call (default 4096). */
-  readonly drainRecords?: number;
-  /**
-   * How a stream-mode client learns that records are ready. `"socket"`
-   * (default): the engine writes a byte to a Unix socket that the runtime's own
-   * event loop watches — the fastest wake-up (~40 µs better at the median
-   * than `"wait"` here); Deno needs `--allow-net` (for the Unix socket) and
-   * read and write permission on `/tmp` (the socket file is removed at once);
-   * without them the client falls back to `"wait"`. `"wait"`: one pending `nonblocking` native wait, returned
-   * through the runtime's blocking thread pool. `client.wake` says which is in use.
-   */
-  readonly wake?: "socket" | "wait";
-}
-
-/**
- * Options of a stream: only one instrument, and the consumer's buffer size
- * (market-data streams only; order, fill, position and error streams never drop).
- *
- * @example
- * ```ts
- * import type { StreamOptions } from "./client.ts";
- * const o: StreamOptions = { asset: 0, capacity: 100 };
- * ```
- */
-export interface StreamOptions {
-  /** Instrument index (its position in the `instruments` option). */
-  readonly asset?: number;
-  /** Buffered events per consumer before dropping (market data). */
-  readonly capacity?: number;
-  /**
-   * Unread events that may not be dropped this consumer holds before the stream
-   * overflows with {@linkcode StreamOverflowError} (default the client's `streamMaxBuffered`).
-   */
-  readonly maxBuffered?: number;
-}
-
-/**
- * Options of requests that can wait for the connector's answer.
- *
- * @example
- * ```ts
- * import type { WaitOptions } from "./client.ts";
- * const o: WaitOptions = { wait: true, timeoutMs: 2000 };
- * ```
- */
-export interface WaitOptions {
-  /** Resolve on the first response instead of returning at once. */
-  readonly wait?: boolean;
-  /** Timeout of the wait (ms; default the client's `waitTimeoutMs`). */
-  readonly timeoutMs?: number;
-  /** Aborts the wait (not the request). */
-  readonly signal?: AbortSignal;
-}
-
-/**
- * Names of the client's streams.
- *
- * @example
- * ```ts
- * import type { StreamKind } from "./client.ts";
- * const k: StreamKind = "trades";
- * ```
- */
-export type StreamKind =
-  | "trades"
-  | "bookUpdates"
-  | "depthUpdates"
-  | "snapshots"
-  | "orderUpdates"
-  | "fills"
-  | "positions"
-  | "errors"
-  | "events";
-
-/**
- * The element type of each stream.
- *
- * @example
- * ```ts
- * import type { StreamItem } from "./client.ts";
- * type T = StreamItem["trades"]; // Trade
- * ```
- */
-export interface StreamItem {
-  /** Trades. */
-  trades: Trade;
-  /** Best bid/offer changes. */
-  bookUpdates: BookUpdate;
-  /** Depth level changes and clears. */
-  depthUpdates: DepthUpdate | DepthClear;
-  /** Periodic book snapshots. */
-  snapshots: DepthSnapshot;
-  /** Order updates. */
-  orderUpdates: OrderUpdate;
-  /** Fills. */
-  fills: Fill;
-  /** Position changes. */
-  positions: PositionUpdate;
-  /** Errors. */
-  errors: ErrorEvent;
-  /** Every event. */
-  events: LiveEvent;
-}
+export type { ConnectOptions, DepthKind, InstrumentOptions } from "./options.ts";
+export type { StreamItem, StreamKind, StreamOptions } from "./streams.ts";
+export type { WaitOptions } from "./order_desk.ts";
+export type { NativeStats } from "./ffi/native.ts";
 
 /**
  * Callback events of {@linkcode LiveClient.on} and their payloads.
@@ -331,255 +146,6 @@ export interface ClientEvents {
   event: LiveEvent;
 }
 
-type Handler<T> = (value: T) => void;
-
-const MARKET_KINDS = new Set(["trade", "depth", "depthClear", "bbo"]);
-const isMarket = (e: { type: string }): boolean => MARKET_KINDS.has(e.type);
-const always = (): boolean => true;
-
-/**
- * One consumer's queue behind a ReadableStream. Droppable events beyond
- * `capacity` drop the oldest droppable one; conflating queues keep only the
- * newest event per asset. Events that may not be dropped are buffered up to
- * `maxBuffered`; one more overflows the stream: it refuses (and counts) every
- * later event, delivers what it holds, then errors with
- * {@linkcode StreamOverflowError}. Pull-driven: nothing is read until the
- * consumer reads.
- */
-class Subscriber<T extends { readonly type: string }> {
-  /** The consumer's stream. */
-  readonly stream: ReadableStream<T>;
-  readonly #kind: StreamKind;
-  readonly #asset: number | undefined;
-  readonly #capacity: number;
-  readonly #maxBuffered: number;
-  readonly #droppable: ((e: T) => boolean) | undefined;
-  readonly #conflate: Map<number, T> | undefined;
-  readonly #onDrop: (n: number) => void;
-  readonly #onOverflow: (e: StreamOverflowError) => void;
-  readonly #onWait: () => void;
-  readonly #onRemove: (s: Subscriber<T>) => void;
-  #items: (T | undefined)[] = [];
-  #marks: number[] = [];
-  #markHead = 0;
-  #base = 0;
-  #strict = 0;
-  /** A pending read was resolved since the last flush: the consumer takes all it holds next. */
-  #offered = false;
-  #resolve: (() => void) | undefined;
-  #ended = false;
-  #error: Error | undefined;
-  dropped = 0;
-
-  constructor(
-    opts: {
-      kind: StreamKind;
-      asset?: number;
-      capacity: number;
-      maxBuffered: number;
-      droppable?: (e: T) => boolean;
-      conflate?: boolean;
-      onDrop: (n: number) => void;
-      onOverflow: (e: StreamOverflowError) => void;
-      onWait: () => void;
-      onRemove: (s: Subscriber<T>) => void;
-    },
-  ) {
-    this.#kind = opts.kind;
-    this.#asset = opts.asset;
-    this.#capacity = Math.max(1, opts.capacity);
-    this.#maxBuffered = Math.max(1, opts.maxBuffered);
-    this.#droppable = opts.droppable;
-    this.#conflate = opts.conflate ? new Map() : undefined;
-    this.#onDrop = opts.onDrop;
-    this.#onOverflow = opts.onOverflow;
-    this.#onWait = opts.onWait;
-    this.#onRemove = opts.onRemove;
-    this.stream = new ReadableStream<T>({
-      pull: (c) => this.#pull(c),
-      cancel: () => this.#cancel(),
-    }, { highWaterMark: 0 });
-  }
-
-  /** A read is pending (the consumer waits for the next event). */
-  get waiting(): boolean {
-    return this.#resolve !== undefined;
-  }
-
-  push(ev: T): void {
-    if (this.#asset !== undefined && (ev as { asset?: number }).asset !== this.#asset) return;
-    if (this.#ended) {
-      if (this.#error instanceof StreamOverflowError) {
-        // An overflowed stream refuses the rest, counted.
-        this.dropped++;
-        this.#onDrop(1);
-      }
-      return;
-    }
-    const conflate = this.#conflate;
-    if (conflate !== undefined) {
-      const a = (ev as { asset?: number }).asset ?? -1;
-      if (conflate.has(a)) {
-        this.dropped++;
-        this.#onDrop(1);
-      }
-      conflate.set(a, ev);
-    } else {
-      const items = this.#items;
-      const abs = this.#base + items.length;
-      if (this.#droppable !== undefined && this.#droppable(ev)) {
-        items.push(ev);
-        this.#marks.push(abs);
-        if (this.#marks.length - this.#markHead > this.#capacity) {
-          const victim = this.#marks[this.#markHead++];
-          items[victim - this.#base] = undefined;
-          this.dropped++;
-          this.#onDrop(1);
-          if (this.#markHead > 1024 && this.#markHead * 2 > this.#marks.length) {
-            this.#marks = this.#marks.slice(this.#markHead);
-            this.#markHead = 0;
-          }
-        }
-      } else if (this.#strict >= this.#maxBuffered && !this.#offered) {
-        const e = new StreamOverflowError(
-          `The ${this.#kind} stream overflowed: ${this.#strict} unread events that may not ` +
-            `be dropped (maxBuffered ${this.#maxBuffered}); it delivers those, then ends with ` +
-            `this error, and every later event is counted in health.streamDrops.${this.#kind}`,
-        );
-        this.#ended = true;
-        this.#error = e;
-        this.dropped++;
-        this.#onDrop(1);
-        this.#onOverflow(e);
-      } else {
-        items.push(ev);
-        this.#strict++;
-      }
-    }
-    const r = this.#resolve;
-    if (r !== undefined) {
-      this.#resolve = undefined;
-      this.#offered = true;
-      r();
-    }
-  }
-
-  /** Ends the stream after what it holds; with `error`, errors it instead of closing. */
-  end(error?: Error): void {
-    if (this.#ended) return;
-    this.#ended = true;
-    this.#error = error;
-    const r = this.#resolve;
-    if (r !== undefined) {
-      this.#resolve = undefined;
-      r();
-    }
-  }
-
-  #flush(c: ReadableStreamDefaultController<T>): boolean {
-    const conflate = this.#conflate;
-    if (conflate !== undefined) {
-      if (conflate.size === 0) return false;
-      for (const v of conflate.values()) c.enqueue(v);
-      conflate.clear();
-      return true;
-    }
-    const items = this.#items;
-    if (items.length === 0) return false;
-    this.#items = [];
-    this.#base += items.length;
-    this.#marks = [];
-    this.#markHead = 0;
-    this.#strict = 0;
-    this.#offered = false;
-    let any = false;
-    for (let i = 0; i < items.length; i++) {
-      const it = items[i];
-      if (it !== undefined) {
-        c.enqueue(it);
-        any = true;
-      }
-    }
-    return any;
-  }
-
-  #finish(c: ReadableStreamDefaultController<T>): void {
-    if (this.#error !== undefined) c.error(this.#error);
-    else c.close();
-    this.#onRemove(this);
-  }
-
-  #pull(c: ReadableStreamDefaultController<T>): Promise<void> | void {
-    if (this.#flush(c)) return;
-    if (this.#ended) return this.#finish(c);
-    const p = new Promise<void>((resolve) => (this.#resolve = resolve)).then(() => {
-      if (!this.#flush(c) && this.#ended) this.#finish(c);
-    });
-    this.#onWait();
-    return p;
-  }
-
-  #cancel(): void {
-    this.#ended = true;
-    this.#error = undefined;
-    this.#items = [];
-    this.#conflate?.clear();
-    this.#onRemove(this);
-  }
-}
-
-interface Waiter {
-  /** Error kind. */
-  readonly kind: "submit" | "cancel";
-  /** Order id. */
-  readonly orderId: number;
-  /** `resolve`. */
-  readonly resolve: (o: Order) => void;
-  /** `reject`. */
-  readonly reject: (e: Error) => void;
-  /** `timer`. */
-  timer: ReturnType<typeof setTimeout> | undefined;
-  /** A Rejected update arrived; waiting (briefly) for its error code. */
-  rejected?: Order;
-  /** `cleanup`. */
-  cleanup?: () => void;
-}
-
-const REJECT_CODE_GRACE_MS = 200;
-const STATS_FIELDS = 8;
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
-/** The part of a Unix-socket connection the doorbell uses (Deno.UnixConn). */
-interface UnixConn {
-  read(p: Uint8Array): Promise<number | null>;
-  close(): void;
-}
-
-/** GC backstop: closes a native client whose LiveClient was collected unclosed. */
-const finalizer = new FinalizationRegistry<{ lib: NativeLibrary; handle: number }>(
-  ({ lib, handle }) => {
-    lib.symbols.hl_client_close(handle);
-  },
-);
-
-function unrefTimer(id: ReturnType<typeof setInterval>): void {
-  // deno-lint-ignore no-explicit-any
-  const d = (globalThis as any).Deno;
-  if (typeof d?.unrefTimer === "function") d.unrefTimer(id as unknown as number);
-  // deno-lint-ignore no-explicit-any
-  else (id as any)?.unref?.();
-}
-
-function reportCallbackError(e: unknown): void {
-  // deno-lint-ignore no-explicit-any
-  const report = (globalThis as any).reportError;
-  if (typeof report === "function") report(e);
-  else {queueMicrotask(() => {
-      throw e;
-    });}
-}
-
 /**
  * A live-trading client over the native core. Create it with
  * {@linkcode LiveClient.connect}.
@@ -596,148 +162,87 @@ function reportCallbackError(e: unknown): void {
  * ```
  */
 export class LiveClient {
-  readonly #lib: NativeLibrary;
-  readonly #h: number;
-  readonly #mode: "stream" | "poll";
-  readonly #specs: readonly InstrumentSpec[];
-  readonly #connectorNames: readonly string[];
-  readonly #assetConn: readonly number[];
-  readonly #buf: Uint8Array;
-  readonly #maxRecords: number;
-  readonly #decoder: RecordDecoder;
-  readonly #msgBuf = new Uint8Array(4096);
-  readonly #scratch = new Float64Array(64);
-  readonly #tracker: OrderTracker;
-  readonly #limiter: TokenBucket | undefined;
-  readonly #opts: {
-    streamCapacity: number;
-    streamMaxBuffered: number;
-    staleAfterMs: number;
-    snapshotIntervalMs: number;
-    snapshotLevels: number;
-    waitTimeoutMs: number;
-  };
-
+  readonly #native: NativeClient;
+  readonly #opts: ResolvedOptions;
+  readonly #conn: Connectivity;
+  readonly #health: HealthRecorder;
+  readonly #desk: OrderDesk;
+  readonly #streams: StreamHub;
+  readonly #callbacks = new Callbacks<ClientEvents>();
+  readonly #bbo: (BookUpdate | undefined)[];
+  readonly #unknownKinds = new Set<number>();
+  readonly #readyWaiters: ((error?: Error) => void)[] = [];
+  /** The pump's view of this client (held here; the pump holds it only weakly). */
+  readonly #host: PumpHost | undefined;
+  readonly #wakeSource: WakeSource | undefined;
+  readonly #pumpDone: Promise<void> | undefined;
+  /** Where `poll()` collects the events it returns (undefined outside `poll`). */
+  #out: LiveEvent[] | undefined;
   #closing = false;
   #closed = false;
   /** Why the client stopped by itself (the error that failed the event pump), if it did. */
   #failure: Error | undefined;
   #closePromise: Promise<void> | undefined;
-  #pumpDone: Promise<void> | undefined;
-  #wake: "socket" | "wait" = "wait";
   #inPoll = false;
-
-  // Subscribers per stream kind.
-  readonly #subs: { [K in StreamKind]: Subscriber<StreamItem[K]>[] } = {
-    trades: [],
-    bookUpdates: [],
-    depthUpdates: [],
-    snapshots: [],
-    orderUpdates: [],
-    fills: [],
-    positions: [],
-    errors: [],
-    events: [],
-  };
-  readonly #streamDrops: Record<StreamKind, number> = {
-    trades: 0,
-    bookUpdates: 0,
-    depthUpdates: 0,
-    snapshots: 0,
-    orderUpdates: 0,
-    fills: 0,
-    positions: 0,
-    errors: 0,
-    events: 0,
-  };
-  readonly #handlers = new Map<string, Set<Handler<never>>>();
   #snapshotTimer: ReturnType<typeof setInterval> | undefined;
-
-  // Orders.
-  readonly #waiters = new Map<number, Waiter[]>();
-
-  // Health.
-  readonly #connUp: (boolean | undefined)[];
-  readonly #connWasDown: boolean[];
-  readonly #connEverUp: boolean[];
-  readonly #registered: boolean[];
-  readonly #waitingReg: boolean[];
-  readonly #lastMarket: Float64Array;
-  readonly #stale: boolean[];
-  readonly #batchOrders: Set<number>[];
-  readonly #inBatch: boolean[];
-  readonly #reconcileAfter: number[];
-  readonly #bbo: (BookUpdate | undefined)[];
-  readonly #feed = new LatencyWindow();
-  readonly #feedExchLocal = new LatencyWindow();
-  readonly #feedLocalJs = new LatencyWindow();
-  readonly #orderRtt = new LatencyWindow();
-  readonly #orderReqExch = new LatencyWindow();
-  readonly #orderExchResp = new LatencyWindow();
-  readonly #rates = new RateCounter();
-  readonly #batchCounts = new Float64Array(16);
-  readonly #errorCounts: Record<string, number> = {};
-  #lastEventAt = 0;
-  #engineDrops = 0;
-  #engineDropsReported = 0;
-  #unknownRecords = 0;
-  #inexactFills = 0;
-  readonly #unknownKinds = new Set<number>();
-  readonly #stats = new Float64Array(STATS_FIELDS);
-  #illegal = 0;
-  #reconnects = 0;
   #lastTick = 0;
-  readonly #readyWaiters: ((error?: Error) => void)[] = [];
+  #engineDrops = 0;
 
-  private constructor(
-    lib: NativeLibrary,
-    handle: number,
-    options: ConnectOptions,
-    connectorNames: string[],
-    assetConn: number[],
-  ) {
-    this.#lib = lib;
-    this.#h = handle;
-    this.#mode = options.mode ?? "stream";
-    this.#specs = options.instruments.map((i) => ({
-      connector: i.connector,
-      symbol: i.symbol,
-      tickSize: i.tickSize,
-      lotSize: i.lotSize,
-    }));
-    this.#connectorNames = connectorNames;
-    this.#assetConn = assetConn;
-    this.#maxRecords = options.drainRecords ?? 4096;
-    this.#buf = new Uint8Array(this.#maxRecords * RECORD_SIZE);
-    this.#decoder = new RecordDecoder(this.#buf, connectorNames, () => this.#takeMessage());
-    this.#limiter = options.rateLimit ? new TokenBucket(options.rateLimit) : undefined;
-    this.#tracker = new OrderTracker(options.keepFinishedOrders ?? 10_000);
-    this.#opts = {
-      streamCapacity: options.streamCapacity ?? 10_000,
-      streamMaxBuffered: options.streamMaxBuffered ?? 100_000,
-      staleAfterMs: options.staleAfterMs ?? 5000,
-      snapshotIntervalMs: options.snapshotIntervalMs ?? 1000,
-      snapshotLevels: options.snapshotLevels ?? 10,
-      waitTimeoutMs: options.waitTimeoutMs ?? 10_000,
-    };
-    const n = this.#specs.length;
-    this.#connUp = connectorNames.map(() => undefined);
-    this.#connWasDown = connectorNames.map(() => false);
-    this.#connEverUp = connectorNames.map(() => false);
-    this.#registered = new Array(n).fill(false);
-    this.#waitingReg = new Array(n).fill(false);
-    this.#lastMarket = new Float64Array(n);
-    this.#stale = new Array(n).fill(false);
-    this.#batchOrders = Array.from({ length: n }, () => new Set<number>());
-    this.#inBatch = new Array(n).fill(false);
-    this.#reconcileAfter = new Array(n).fill(0);
-    this.#bbo = new Array(n).fill(undefined);
-    finalizer.register(this, { lib, handle }, this);
+  private constructor(native: NativeClient, opts: ResolvedOptions, conn: Connectivity) {
+    this.#native = native;
+    this.#opts = opts;
+    this.#conn = conn;
+    this.#health = new HealthRecorder(RECORD_TYPES);
+    this.#bbo = opts.instruments.map(() => undefined);
+    this.#streams = new StreamHub({
+      capacity: opts.streamCapacity,
+      maxBuffered: opts.streamMaxBuffered,
+      assets: opts.instruments.length,
+      // Reported after the push that overflowed: on callbacks, the other streams' errors and
+      // the error counts.
+      onOverflow: (e, _kind, asset) => {
+        if (!this.#closed) this.#clientError(asset, 0, 0, e.message);
+      },
+      onWait: () => this.#pin(),
+      onCount: (kind, n) => {
+        if (kind !== "snapshots") return;
+        if (n === 0) this.#stopSnapshots();
+        else this.#startSnapshots();
+      },
+    });
+    this.#desk = new OrderDesk({
+      instruments: opts.instruments,
+      port: {
+        submit: (v) => native.submit(v),
+        cancel: (asset, id) => native.cancel(asset, id),
+        now: () => native.now(),
+      },
+      sink: { deliver: (ev) => this.#deliver(ev), error: (ev) => this.#dispatch(ev) },
+      waitTimeoutMs: opts.waitTimeoutMs,
+      keepFinishedOrders: opts.keepFinishedOrders,
+      rateLimit: opts.given.rateLimit,
+      health: this.#health,
+      marketPrice: (asset, side) => {
+        const b = this.#bbo[asset];
+        return b === undefined ? NaN : side === Side.Buy ? b.askPrice : b.bidPrice;
+      },
+      onWait: () => this.#pin(),
+    });
+    native.closeWhenCollected(this);
+    if (opts.mode === "stream") {
+      this.#host = {
+        step: (n) => this.#pumpStep(n),
+        stopping: () => this.#closing,
+        fail: (e) => this.#fail(e),
+      };
+      this.#wakeSource = openWake(native, opts.wake);
+      this.#pumpDone = runPump(new WeakRef(this.#host), this.#wakeSource);
+    }
   }
 
   /**
    * Opens a client: loads the native library, starts the engine and, in
-   * stream mode, the shared wait. With `ready`, resolves once every
+   * stream mode, the shared wake-up. With `ready`, resolves once every
    * instrument is registered with its connector.
    *
    * @example
@@ -765,290 +270,53 @@ export class LiveClient {
   }
 
   static #open(options: ConnectOptions): LiveClient {
-    if (!options || !Array.isArray(options.instruments) || options.instruments.length === 0) {
-      throw new ValidationError("Cannot connect: instruments must be a non-empty array");
-    }
-    const mode = options.mode ?? "stream";
-    if (mode !== "stream" && mode !== "poll") {
-      throw new ValidationError(`Cannot connect: mode "${mode}" is not "stream" or "poll"`);
-    }
-    if (options.inline && mode !== "poll") {
-      throw new ValidationError('Cannot connect: inline: true needs mode "poll"');
-    }
-    const drain = options.drainRecords ?? 4096;
-    if (!Number.isInteger(drain) || drain < 1 || drain > 1 << 20) {
-      throw new ValidationError(`Cannot connect: drainRecords ${drain} is not in 1..1048576`);
-    }
-    const connectorNames: string[] = [];
-    const assetConn: number[] = [];
-    const depthJson = (d: DepthKind | undefined): unknown =>
-      d === undefined ? undefined : d === "hashmap" ? "hashmap" : { roi: [d.roi[0], d.roi[1]] };
-    const instruments = options.instruments.map((i, k) => {
-      if (!i || typeof i.connector !== "string" || typeof i.symbol !== "string") {
-        throw new ValidationError(
-          `Cannot connect: instrument ${k} needs a connector and a symbol (strings)`,
-        );
-      }
-      for (const f of ["tickSize", "lotSize"] as const) {
-        if (!(typeof i[f] === "number" && Number.isFinite(i[f]) && i[f] > 0)) {
-          throw new ValidationError(
-            `Cannot connect: instrument ${k} (${i.connector}/${i.symbol}): ${f} ${
-              i[f]
-            } is not above 0`,
-          );
-        }
-      }
-      let c = connectorNames.indexOf(i.connector);
-      if (c < 0) c = connectorNames.push(i.connector) - 1;
-      assetConn.push(c);
-      return {
-        connector: i.connector,
-        symbol: i.symbol,
-        tick_size: i.tickSize,
-        lot_size: i.lotSize,
-        depth: depthJson(i.depth),
-      };
+    const opts = resolveOptions(options);
+    const conn = new Connectivity(opts.instruments);
+    const native = NativeClient.open(nativeConfig(opts), {
+      libPath: options.libPath,
+      drainRecords: opts.drainRecords,
+      connectorNames: conn.connectorNames,
     });
-    const cfg: Record<string, unknown> = { instruments };
-    const put = (k: string, v: unknown): void => {
-      if (v !== undefined) cfg[k] = v;
-    };
-    put("depth", depthJson(options.depth));
-    put("ring_capacity", options.ringCapacity);
-    put("engine_wait", options.engineWait);
-    put("poll_spin_us", options.pollSpinUs);
-    put("register_interval_ms", options.registerIntervalMs);
-    put("liveness_interval_ms", options.livenessIntervalMs);
-    put("bot_id", options.botId);
-    if (options.inline) cfg.mode = "inline";
-    const lib = loadLibrary({ libPath: options.libPath });
-    const json = encoder.encode(JSON.stringify(cfg));
-    const out = new Uint32Array(1);
-    const err = new Uint8Array(4096);
-    const rc = lib.symbols.hl_client_open(json, json.length, out, err, err.length);
-    if (rc < 0) {
-      const end = err.indexOf(0);
-      const msg = decoder.decode(err.subarray(0, end < 0 ? err.length : end));
-      throw errorFromStatus(rc, msg ? `Cannot connect: ${msg}` : "", "Cannot connect");
-    }
-    const client = new LiveClient(lib, out[0], options, connectorNames, assetConn);
-    const wake = options.wake ?? "socket";
-    if (wake !== "socket" && wake !== "wait") {
-      lib.symbols.hl_client_close(out[0]);
-      finalizer.unregister(client);
-      throw new ValidationError(`Cannot connect: wake "${wake}" is not "socket" or "wait"`);
-    }
-    if (mode === "stream") {
-      const bell = wake === "socket" ? LiveClient.#listenBell(lib, out[0]) : undefined;
-      client.#wake = bell !== undefined ? "socket" : "wait";
-      client.#pumpDone = LiveClient.#pump(new WeakRef(client), lib, out[0], bell);
-    }
-    return client;
-  }
-
-  // ---------------------------------------------------------------- pump
-
-  /**
-   * The stream-mode pump: one pending `hl_client_wait` at a time, then
-   * synchronous drains. It holds the client only through a WeakRef while it
-   * waits, so a client dropped without `close()` can still be collected; the
-   * finalizer then closes the native client, which wakes the wait, and the
-   * pump ends (nothing keeps the process alive).
-   */
-  static async #pump(
-    ref: WeakRef<LiveClient>,
-    lib: NativeLibrary,
-    h: number,
-    bellPath: string | undefined,
-  ): Promise<void> {
-    // Wait first, drain after: nothing is delivered before the caller of connect() has had
-    // the chance to attach callbacks and streams (the first drain is a task away).
-    if (bellPath !== undefined) {
-      const conn = await LiveClient.#connectBell(lib, h, bellPath);
-      if (conn !== undefined) return LiveClient.#pumpBell(ref, lib, h, conn);
-      LiveClient.#setWake(ref, "wait");
-    }
-    for (;;) {
-      const r = await lib.symbols.hl_client_wait(h, 250);
-      if (!LiveClient.#pumpStep(ref, r)) return;
-    }
-  }
-
-  /**
-   * Doorbell, synchronous part: the core listens on a fresh path in /tmp. Undefined (the native
-   * wait is used) when the runtime has no Unix sockets or no permission for them, or it fails.
-   */
-  static #listenBell(lib: NativeLibrary, h: number): string | undefined {
-    // deno-lint-ignore no-explicit-any
-    const D = (globalThis as any).Deno;
-    if (typeof D?.connect !== "function" || typeof D?.permissions?.querySync !== "function") {
-      return undefined;
-    }
-    const path = `/tmp/hftlive-${D.pid}-${h}-${Math.floor(Math.random() * 1e9)}.sock`;
     try {
-      // Deno asks for net access to "unix:<path>" and read and write access to the path.
-      const needed = [{ name: "net", host: `unix:${path}` }, { name: "read", path }, {
-        name: "write",
-        path,
-      }];
-      for (const d of needed) {
-        if (D.permissions.querySync(d).state !== "granted") return undefined;
-      }
-    } catch {
-      return undefined;
-    }
-    const p = encoder.encode(path);
-    return lib.symbols.hl_client_bell_listen(h, p, p.length) === 0 ? path : undefined;
-  }
-
-  /**
-   * Doorbell, asynchronous part: the runtime connects with its own event loop, the core accepts
-   * and removes the file. Undefined if that fails (the listener and file are removed then too).
-   */
-  static async #connectBell(
-    lib: NativeLibrary,
-    h: number,
-    path: string,
-  ): Promise<UnixConn | undefined> {
-    // deno-lint-ignore no-explicit-any
-    const D = (globalThis as any).Deno;
-    let conn: UnixConn;
-    try {
-      conn = await D.connect({ transport: "unix", path });
-    } catch {
-      lib.symbols.hl_client_bell_accept(h); // removes the listener and its file
-      return undefined;
-    }
-    if (lib.symbols.hl_client_bell_accept(h) !== 0) {
-      conn.close();
-      return undefined;
-    }
-    return conn;
-  }
-
-  /** Records the wake-up in use (a helper, so that no local holds the client in the pump). */
-  static #setWake(ref: WeakRef<LiveClient>, wake: "socket" | "wait"): void {
-    const c = ref.deref();
-    if (c !== undefined) c.#wake = wake;
-  }
-
-  /**
-   * The stream-mode pump over the doorbell: arm (records ready → drain at once), else sleep until
-   * the socket's read completes (the engine writes a byte when records arrive) or the 250 ms
-   * interval ticks for the periodic work. One read is pending at a time with one handler (a `Promise.race` per
-   * sleep would pile reactions onto that read while idle). Like the wait pump it holds the client
-   * only through a WeakRef, and no local may hold it across an await; close() and the
-   * finalizer's native close ring the bell.
-   */
-  static async #pumpBell(
-    ref: WeakRef<LiveClient>,
-    lib: NativeLibrary,
-    h: number,
-    conn: UnixConn,
-  ): Promise<void> {
-    const buf = new Uint8Array(256);
-    let reading = false;
-    let readDone = false;
-    let readResult: number | null = 0;
-    let readError: unknown;
-    let wakeUp: (() => void) | undefined;
-    // One timer for the periodic work, not one per sleep (no timer work on the wake-up path).
-    const tick = setInterval(() => wakeUp?.(), 250);
-    try {
-      for (;;) {
-        const n = lib.symbols.hl_client_arm(h);
-        if (n !== 0) {
-          if (!LiveClient.#pumpStep(ref, n)) return;
-          continue;
-        }
-        if (LiveClient.#gone(ref)) return;
-        if (!reading) {
-          reading = true;
-          readDone = false;
-          conn.read(buf).then((r) => {
-            readDone = true;
-            readResult = r;
-            wakeUp?.();
-          }, (e: unknown) => {
-            readDone = true;
-            readError = e;
-            wakeUp?.();
-          });
-        }
-        if (!readDone) {
-          await new Promise<void>((resolve) => (wakeUp = resolve));
-          wakeUp = undefined;
-        }
-        if (!readDone) {
-          if (!LiveClient.#pumpStep(ref, 0)) return; // the tick
-          continue;
-        }
-        reading = false;
-        if (readError !== undefined) throw readError;
-        if (readResult === null) {
-          // The core closed its end: the client is closing (or was collected and finalized).
-          LiveClient.#failRef(ref, new NativeError("The doorbell socket was closed by the core"));
-          return;
-        }
-      }
+      return new LiveClient(native, opts, conn);
     } catch (e) {
-      LiveClient.#failRef(ref, e);
-    } finally {
-      clearInterval(tick);
-      try {
-        conn.close();
-      } catch { /* already closed */ }
+      native.close(); // e.g. an invalid rate limit: nothing may stay open
+      throw e;
     }
   }
 
-  /** Fails the client behind `ref` unless it was collected or is closing. */
-  static #failRef(ref: WeakRef<LiveClient>, e: unknown): void {
-    const c = ref.deref();
-    if (c !== undefined && !c.#closing) c.#fail(e);
-  }
-
-  /** The client was collected or is closing. */
-  static #gone(ref: WeakRef<LiveClient>): boolean {
-    const c = ref.deref();
-    return c === undefined || c.#closing;
-  }
+  // ------------------------------------------------------------- pump
 
   /**
-   * Clients that something still consumes (a pending stream read, a callback, a pending wait) are held
-   * strongly here, so a client referenced only by a frame suspended on one of its streams is not
-   * collected under it. The pump unpins a client once nothing consumes it, and close() always
-   * does; an unpinned, unreferenced client is collected and closed by the finalizer.
+   * Clients that something still consumes (a pending stream read, a callback, a pending wait)
+   * are held strongly here, so a client referenced only by a frame suspended on one of its
+   * streams is not collected under it. The pump unpins a client once nothing consumes it, and
+   * close() always does; an unpinned, unreferenced client is collected and closed by the
+   * finalizer.
    */
   static readonly #pinned = new Set<LiveClient>();
 
   #pin(): void {
     // Poll mode has no pump: whoever calls poll() holds the client.
-    if (!this.#closing && this.#mode === "stream") LiveClient.#pinned.add(this);
+    if (!this.#closing && this.#opts.mode === "stream") LiveClient.#pinned.add(this);
   }
 
   /** Whether anything still consumes this client's events. */
   #inUse(): boolean {
-    for (const k in this.#subs) {
-      for (const s of this.#subs[k as StreamKind]) if (s.waiting) return true;
-    }
-    for (const set of this.#handlers.values()) if (set.size > 0) return true;
-    return this.#waiters.size > 0 || this.#readyWaiters.length > 0;
+    return this.#streams.waiting() || this.#callbacks.size > 0 || this.#desk.waiting ||
+      this.#readyWaiters.length > 0;
   }
 
-  /** One step of the pump: handles a wait's result and drains; false to stop. */
-  static #pumpStep(ref: WeakRef<LiveClient>, waited: number): boolean {
-    const c = ref.deref();
-    if (c === undefined || c.#closing) return false;
-    if (!c.#inUse()) LiveClient.#pinned.delete(c);
+  /** One step of the pump: handles a wake-up's result and drains; false to stop. */
+  #pumpStep(waited: number): boolean {
+    if (!this.#inUse()) LiveClient.#pinned.delete(this);
     try {
-      if (waited < 0) {
-        throw c.#lib.error(c.#h, waited, "Cannot wait for events");
-      }
-      if (waited === 0) c.#tick(c.#lib.symbols.hl_now());
-      c.#drainAll();
-      return !c.#closing;
+      if (waited < 0) throw this.#native.error(waited, "Cannot wait for events");
+      if (waited === 0) this.#tick(this.#native.now());
+      this.#drainAll();
+      return !this.#closing;
     } catch (e) {
-      if (!c.#closing) c.#fail(e);
+      if (!this.#closing) this.#fail(e);
       return false;
     }
   }
@@ -1072,46 +340,34 @@ export class LiveClient {
   }
 
   #drainAll(): void {
-    const sym = this.#lib.symbols;
     for (;;) {
-      const n = sym.hl_client_drain(this.#h, this.#buf, this.#maxRecords);
-      if (n <= 0) {
-        if (n < 0 && !this.#closing) throw this.#lib.error(this.#h, n, "Cannot drain events");
-        return;
-      }
-      this.#process(n, undefined);
-      if (n < this.#maxRecords) return;
+      const n = this.#native.drain();
+      if (n <= 0) return;
+      this.#process(n);
+      if (!this.#native.full(n)) return;
     }
   }
 
-  #process(n: number, out: LiveEvent[] | undefined): void {
-    const now = this.#lib.symbols.hl_now();
-    const dec = this.#decoder;
-    const counts = this.#batchCounts;
+  #process(n: number): void {
+    const now = this.#native.now();
+    const dec = this.#native.decoder;
+    const health = this.#health;
     for (let i = 0; i < n; i++) {
       const ev = dec.decode(i, now);
       if (ev === undefined) {
-        this.#unknownRecord(dec.kind(i), out);
+        this.#unknownRecord(dec.kind(i));
         continue;
       }
-      counts[dec.kind(i)]++;
-      this.#dispatch(ev, out);
+      health.count(dec.kind(i));
+      this.#dispatch(ev);
     }
-    this.#lastEventAt = now;
-    const r = this.#rates;
-    const names = KIND_NAMES;
-    for (let k = 1; k < counts.length; k++) {
-      if (counts[k] > 0) {
-        r.add(names[k], counts[k], now);
-        counts[k] = 0;
-      }
-    }
+    health.endBatch(now);
     this.#tick(now);
   }
 
   /** A record this version cannot decode (a newer core?): counted, reported once per kind. */
-  #unknownRecord(kind: number, out: LiveEvent[] | undefined): void {
-    this.#unknownRecords++;
+  #unknownRecord(kind: number): void {
+    this.#health.unknownRecords++;
     if (this.#unknownKinds.has(kind)) return;
     this.#unknownKinds.add(kind);
     this.#clientError(
@@ -1120,397 +376,139 @@ export class LiveClient {
       0,
       `Records of unknown kind ${kind} from the native core are skipped (counted in ` +
         "health.unknownRecords); the library and the TypeScript module may be of different versions",
-      out,
     );
   }
 
   /** Reports a client-side problem as an `error` event (streams, callbacks, counts). */
-  #clientError(
-    asset: number,
-    code: number,
-    orderId: number,
-    message: string,
-    out?: LiveEvent[],
-    ts: number = this.#lib.symbols.hl_now(),
-  ): void {
-    this.#dispatch(
-      { type: "error", kind: ErrorKind.Client, asset, code, orderId, message, ts },
-      out,
-    );
+  #clientError(asset: number, code: number, orderId: number, message: string): void {
+    this.#dispatch({
+      type: "error",
+      kind: ErrorKind.Client,
+      asset,
+      code,
+      orderId,
+      message,
+      ts: this.#native.now(),
+    });
   }
 
-  #takeMessage(): string {
-    const n = this.#lib.symbols.hl_client_take_message(this.#h, this.#msgBuf, this.#msgBuf.length);
-    return n > 0 ? decoder.decode(this.#msgBuf.subarray(0, n)) : "";
-  }
+  // ---------------------------------------------------------- routing
 
-  // ------------------------------------------------------------ dispatch
-
-  #emit<K extends keyof ClientEvents>(name: K, value: ClientEvents[K]): void {
-    const hs = this.#handlers.get(name);
-    if (hs === undefined || hs.size === 0) return;
-    for (const h of hs) {
-      try {
-        (h as Handler<ClientEvents[K]>)(value);
-      } catch (e) {
-        reportCallbackError(e);
-      }
-    }
-  }
-
-  #fan<K extends StreamKind>(kind: K, ev: StreamItem[K]): void {
-    const subs = this.#subs[kind];
-    for (let i = 0; i < subs.length; i++) subs[i].push(ev);
-  }
-
-  #dispatch(ev: DecodedEvent | ErrorEvent | Fill, out: LiveEvent[] | undefined): void {
+  #dispatch(ev: DecodedEvent | ErrorEvent): void {
+    const streams = this.#streams;
+    const cb = this.#callbacks;
     switch (ev.type) {
-      case "trade": {
+      case "trade":
         this.#market(ev);
-        this.#fan("trades", ev);
-        this.#emit("trade", ev);
+        streams.fan("trades", ev);
+        cb.emit("trade", ev);
         break;
-      }
       case "depth":
       case "depthClear":
-        if (ev.exchTs > 0 && ev.localTs > 0) this.#lastMarket[ev.asset] = ev.recvTs;
-        this.#fan("depthUpdates", ev);
-        this.#emit("depth", ev);
+        if (ev.exchTs > 0 && ev.localTs > 0) this.#conn.market(ev.asset, ev.recvTs);
+        streams.fan("depthUpdates", ev);
+        cb.emit("depth", ev);
         break;
       case "bbo":
         this.#bbo[ev.asset] = ev;
         this.#market(ev);
-        this.#fan("bookUpdates", ev);
-        this.#emit("bbo", ev);
+        streams.fan("bookUpdates", ev);
+        cb.emit("bbo", ev);
         break;
       case "order":
-        this.#onOrder(ev, out);
-        return; // #onOrder delivers
-      case "fill":
-        this.#fan("fills", ev);
-        this.#emit("fill", ev);
-        break;
+        this.#conn.orderSeen(ev.asset, ev.orderId);
+        this.#desk.onOrder(ev); // delivers through #deliver
+        return;
       case "position":
-        this.#fan("positions", ev);
-        this.#emit("position", ev);
+        streams.fan("positions", ev);
+        cb.emit("position", ev);
         break;
       case "error":
-        this.#onError(ev);
-        this.#fan("errors", ev);
-        this.#emit("error", ev);
+        this.#health.error(errorKindName(ev.kind));
+        this.#desk.onError(ev);
+        streams.fan("errors", ev);
+        cb.emit("error", ev);
         break;
       case "connector":
-        this.#onConnector(ev);
+        this.#apply(this.#conn.onConnector(ev));
         break;
       case "instrument":
-        this.#onInstrument(ev);
-        this.#emit("instrument", ev);
+        this.#apply(this.#conn.onInstrument(ev));
+        cb.emit("instrument", ev);
         break;
       case "dropped":
-        this.#engineDropsReported += ev.count;
+        this.#health.engineDropsReported += ev.count;
         break;
     }
-    if (out !== undefined) out.push(ev);
-    this.#fan("events", ev);
-    this.#emit("event", ev);
+    this.#everywhere(ev);
+  }
+
+  /** An order update or fill from the order desk. */
+  #deliver(ev: OrderUpdate | Fill): void {
+    if (ev.type === "order") {
+      this.#streams.fan("orderUpdates", ev);
+      this.#callbacks.emit("order", ev);
+    } else {
+      this.#streams.fan("fills", ev);
+      this.#callbacks.emit("fill", ev);
+    }
+    this.#everywhere(ev);
+  }
+
+  /** What every event goes to: `poll()`'s result, the `events` stream, `event` callbacks. */
+  #everywhere(ev: LiveEvent): void {
+    this.#out?.push(ev);
+    this.#streams.fan("events", ev);
+    this.#callbacks.emit("event", ev);
   }
 
   #market(ev: Trade | BookUpdate): void {
     // Snapshot-derived records carry no real timestamps (hftbacktest's fused-depth snapshot
     // sets local_ts 0 and exch_ts to each level's age): no latency sample from them.
     if (ev.exchTs > 0 && ev.localTs > 0) {
-      this.#lastMarket[ev.asset] = ev.recvTs;
-      this.#feed.add(ev.recvTs - ev.exchTs);
-      this.#feedExchLocal.add(ev.localTs - ev.exchTs);
-      this.#feedLocalJs.add(ev.recvTs - ev.localTs);
+      this.#conn.market(ev.asset, ev.recvTs);
+      this.#health.market(ev);
     }
   }
 
-  #onOrder(raw: OrderUpdate, out: LiveEvent[] | undefined): void {
-    const { order, previous, illegal } = this.#tracker.apply(raw);
-    if (this.#inBatch[raw.asset]) this.#batchOrders[raw.asset].add(raw.orderId);
-    if (illegal !== undefined || order === undefined) {
-      this.#illegal++;
-      this.#clientError(
-        raw.asset,
-        0,
-        raw.orderId,
-        illegal ?? `Order ${raw.orderId}: update ignored`,
-        out,
-        raw.recvTs,
-      );
-      return;
-    }
-    const ev: OrderUpdate = { ...order, type: "order", recvTs: raw.recvTs, updateTs: raw.recvTs };
-    // Order latency on the first response to a request.
-    if (previous !== undefined && previous.req !== OrderStatus.None && previous.requestTs > 0) {
-      const settled = ev.req === OrderStatus.None || isTerminalStatus(ev.status) ||
-        (previous.req === OrderStatus.New && previous.status === OrderStatus.None);
-      if (settled) {
-        this.#orderRtt.add(ev.recvTs - previous.requestTs);
-        if (ev.exchTs > 0) {
-          this.#orderReqExch.add(ev.exchTs - previous.requestTs);
-          this.#orderExchResp.add(ev.recvTs - ev.exchTs);
+  /** Acts on what connectivity reports. */
+  #apply(transitions: readonly Transition[]): void {
+    for (const t of transitions) {
+      switch (t.type) {
+        case "connect":
+          this.#callbacks.emit("connect", t.event);
+          break;
+        case "disconnect": {
+          this.#callbacks.emit("disconnect", t.event);
+          const c = t.event.connector;
+          this.#desk.connectorDown(t.event.name, (a) => this.#conn.connectorOf(a) === c);
+          break;
         }
-      }
-    }
-    this.#fan("orderUpdates", ev);
-    this.#emit("order", ev);
-    if (out !== undefined) out.push(ev);
-    this.#fan("events", ev);
-    this.#emit("event", ev);
-    // A fill: leaves went down.
-    const prevLeaves = previous?.leavesQty ?? ev.qty;
-    if (
-      (ev.status === OrderStatus.Filled || ev.status === OrderStatus.PartiallyFilled) &&
-      ev.leavesQty < prevLeaves
-    ) {
-      const qty = Number((prevLeaves - ev.leavesQty).toPrecision(12));
-      // One execution per update is what connectors send over their streams; an update that
-      // covers more (a REST answer: cumulative quantity, no price) or follows a lost one gives
-      // a fill whose price is not known for all of its quantity.
-      const exact = ev.execPrice > 0 &&
-        Math.abs(ev.execQty - qty) <= 1e-9 * Math.max(1, qty);
-      if (!exact) this.#inexactFills++;
-      const fill: Fill = {
-        type: "fill",
-        asset: ev.asset,
-        orderId: ev.orderId,
-        side: ev.side,
-        price: ev.execPrice > 0 ? ev.execPrice : NaN,
-        qty,
-        leavesQty: ev.leavesQty,
-        maker: ev.maker,
-        exact,
-        exchTs: ev.exchTs,
-        recvTs: ev.recvTs,
-      };
-      this.#dispatch(fill, out);
-    }
-    this.#settleWaiters(ev, previous);
-    // A cancel asked for before the acknowledgement goes out now.
-    // (The tracker's state, not `ev`: a callback above may have cancelled the order already.)
-    const now = this.#tracker.get(ev.orderId);
-    if (now !== undefined && this.#tracker.takeCancelOnAck(now)) {
-      this.#sendDeferredCancel(ev.orderId);
-    }
-  }
-
-  #settleWaiters(ev: Order, previous: Order | undefined): void {
-    const ws = this.#waiters.get(ev.orderId);
-    if (ws === undefined) return;
-    for (const w of [...ws]) {
-      if (w.kind === "submit") {
-        if (ev.status === OrderStatus.Rejected && ev.rejectCode === undefined) {
-          // Hold briefly for the ERROR record carrying the exchange's code.
-          w.rejected = ev;
-          if (w.timer !== undefined) clearTimeout(w.timer);
-          w.timer = setTimeout(
-            () => this.#finishWaiter(w, this.order(ev.orderId) ?? ev),
-            REJECT_CODE_GRACE_MS,
-          );
-          continue;
-        }
-        this.#finishWaiter(w, ev);
-      } else {
-        const settled = isTerminalStatus(ev.status) ||
-          (ev.req === OrderStatus.None && !this.#tracker.hasCancelOnAck(ev.orderId));
-        if (settled && previous !== undefined) this.#finishWaiter(w, ev);
+        case "reconnect":
+          this.#health.reconnects++;
+          this.#callbacks.emit("reconnect", t.event);
+          break;
+        case "stale":
+        case "fresh":
+          this.#callbacks.emit(t.type, t.health);
+          break;
+        case "ready":
+          for (const w of this.#readyWaiters.splice(0)) w();
+          break;
+        case "reconcile":
+          this.#desk.reconcile(t.asset, t.seen, t.after, this.#opts.instruments[t.asset].connector);
+          break;
       }
     }
   }
 
-  #sendDeferredCancel(orderId: number): void {
-    try {
-      this.#cancel(orderId, false);
-    } catch (e) {
-      const o = this.#tracker.get(orderId);
-      this.#clientError(
-        o?.asset ?? -1,
-        (e as { status?: number }).status ?? 0,
-        orderId,
-        `Order ${orderId}: the cancel deferred to its acknowledgement could not be sent: ${
-          e instanceof Error ? e.message : String(e)
-        }`,
-      );
-      const ws = this.#waiters.get(orderId);
-      if (ws !== undefined) {
-        for (const w of [...ws]) {
-          if (w.kind === "cancel") {
-            this.#finishWaiter(w, e instanceof Error ? e : new Error(String(e)));
-          }
-        }
-      }
-    }
-  }
-
-  #finishWaiter(w: Waiter, value: Order | Error): void {
-    const ws = this.#waiters.get(w.orderId);
-    if (ws === undefined) return;
-    const i = ws.indexOf(w);
-    if (i < 0) return;
-    ws.splice(i, 1);
-    if (ws.length === 0) this.#waiters.delete(w.orderId);
-    if (w.timer !== undefined) clearTimeout(w.timer);
-    w.cleanup?.();
-    if (value instanceof Error) w.reject(value);
-    else w.resolve(value);
-  }
-
-  #onError(ev: ErrorEvent): void {
-    const name = ERROR_KIND_NAMES[ev.kind] ?? String(ev.kind);
-    this.#errorCounts[name] = (this.#errorCounts[name] ?? 0) + 1;
-    if (ev.kind === ErrorKind.OrderError && ev.orderId > 0) {
-      const o = this.#tracker.setRejection(ev.orderId, ev.code, ev.message);
-      if (o !== undefined && o.status === OrderStatus.Rejected) {
-        const ws = this.#waiters.get(ev.orderId);
-        if (ws !== undefined) {
-          for (const w of [...ws]) if (w.rejected !== undefined) this.#finishWaiter(w, o);
-        }
-      }
-    }
-  }
-
-  #onConnector(ev: ConnectorEvent): void {
-    const c = ev.connector;
-    const prev = this.#connUp[c];
-    this.#connUp[c] = ev.up;
-    if (ev.up) {
-      if (prev === false && this.#connWasDown[c]) {
-        // Reconnect: wait for every instrument of this connector to register again.
-        for (let a = 0; a < this.#specs.length; a++) {
-          if (this.#assetConn[a] === c) {
-            this.#registered[a] = false;
-            this.#reconcileAfter[a] = ev.ts;
-          }
-        }
-      }
-      if (!this.#connEverUp[c]) {
-        // The first time this connector is seen up, whether or not it was seen down first
-        // (a client started before its connector).
-        this.#connEverUp[c] = true;
-        this.#emit("connect", ev);
-      }
-    } else {
-      // No connector to register with: its instruments wait for it (DESIGN point 1).
-      for (let a = 0; a < this.#specs.length; a++) {
-        if (this.#assetConn[a] === c) {
-          this.#registered[a] = false;
-          this.#waitingReg[a] = true;
-        }
-      }
-      if (prev !== undefined) {
-        this.#connWasDown[c] = true;
-        this.#emit("disconnect", ev);
-        // Cancels deferred to an acknowledgement from this connector: the request's outcome is
-        // unknown now (its waiter is told so below), nothing is sent later on its behalf.
-        this.#tracker.dropCancelOnAck((o) => this.#assetConn[o.asset] === c);
-        // Outstanding requests on this connector have an unknown outcome now.
-        for (const [id, ws] of [...this.#waiters]) {
-          const o = this.#tracker.get(id);
-          if (o === undefined || this.#assetConn[o.asset] !== c) continue;
-          for (const w of [...ws]) {
-            this.#finishWaiter(
-              w,
-              new ConnectionError(
-                `Order ${id}: connector "${ev.name}" went away before answering; the outcome is unknown`,
-                { orderId: id, ambiguous: true },
-              ),
-            );
-          }
-        }
-      }
-    }
-  }
-
-  #onInstrument(ev: InstrumentEvent): void {
-    const a = ev.asset;
-    if (a >= this.#specs.length) return;
-    if (ev.state === InstrumentState.WaitingForConnector) {
-      this.#waitingReg[a] = true;
-    } else if (ev.state === InstrumentState.SnapshotBegin) {
-      this.#batchOrders[a].clear();
-      this.#inBatch[a] = true;
-    } else if (ev.state === InstrumentState.Registered) {
-      this.#waitingReg[a] = false;
-      this.#registered[a] = true;
-      this.#inBatch[a] = false;
-      this.#lastMarket[a] = ev.ts; // staleness counts from registration
-      if (this.#reconcileAfter[a] > 0) this.#reconcile(a);
-      const c = this.#assetConn[a];
-      if (this.#connWasDown[c] && this.#reconcileAfter[a] > 0) {
-        this.#reconcileAfter[a] = 0;
-        let all = true;
-        for (let b = 0; b < this.#specs.length; b++) {
-          if (this.#assetConn[b] === c && (!this.#registered[b] || this.#reconcileAfter[b] > 0)) {
-            all = false;
-          }
-        }
-        if (all) {
-          this.#reconnects++;
-          this.#emit("reconnect", {
-            type: "connector",
-            connector: c,
-            name: this.#connectorNames[c],
-            up: true,
-            ts: ev.ts,
-          });
-        }
-      }
-      if (this.#registered.every((r) => r)) {
-        const ws = this.#readyWaiters.splice(0);
-        for (const w of ws) w();
-      }
-    }
-  }
-
-  /**
-   * After a connector restart: orders we hold as active that the connector did
-   * not report in its registration answer are unknown to it. They are marked
-   * Expired (the outcome is ambiguous) and reported on `errors`.
-   */
-  #reconcile(asset: number): void {
-    const seen = this.#batchOrders[asset];
-    for (const o of this.#tracker.active(asset)) {
-      if (seen.has(o.orderId) || o.requestTs > this.#reconcileAfter[asset]) continue;
-      const done = this.#tracker.finish(o.orderId, OrderStatus.Expired);
-      if (done === undefined) continue;
-      const ts = this.#lib.symbols.hl_now();
-      const up: OrderUpdate = { ...done, type: "order", recvTs: ts, updateTs: ts };
-      this.#fan("orderUpdates", up);
-      this.#emit("order", up);
-      this.#fan("events", up);
-      this.#clientError(
-        asset,
-        0,
-        o.orderId,
-        `Order ${o.orderId}: not reported by the restarted connector "${
-          this.#specs[asset].connector
-        }"; marked Expired (ambiguous)`,
-        undefined,
-        ts,
-      );
-    }
-    seen.clear();
-  }
-
-  /** Periodic work: staleness (called after batches and wait timeouts). */
+  /** Periodic work (at most every 50 ms): rates and staleness. */
   #tick(now: number): void {
     if (now - this.#lastTick < 50e6) return;
     this.#lastTick = now;
-    this.#rates.roll(now);
-    const limit = this.#opts.staleAfterMs * 1e6;
-    for (let a = 0; a < this.#specs.length; a++) {
-      const stale = this.#registered[a] && this.#lastMarket[a] > 0 &&
-        now - this.#lastMarket[a] > limit;
-      if (stale !== this.#stale[a]) {
-        this.#stale[a] = stale;
-        this.#emit(stale ? "stale" : "fresh", this.#instrumentHealth(a, now));
-      }
-    }
+    this.#health.roll(now);
+    this.#apply(this.#conn.tick(now, this.#opts.staleAfterMs * 1e6));
   }
-
-  // ------------------------------------------------------------- streams
 
   #assertOpen(what: string): void {
     if (this.#closed || this.#closing) {
@@ -1520,6 +518,12 @@ export class LiveClient {
         : new ClosedError(`${what}: the client stopped: ${f.message}`, { cause: f });
     }
   }
+
+  #checkAsset(asset: number, what: string): void {
+    this.#desk.checkAsset(asset, what);
+  }
+
+  // ----------------------------------------------------------- streams
 
   /**
    * A new, independent subscription to one kind of event. Market-data streams
@@ -1541,62 +545,12 @@ export class LiveClient {
     options: StreamOptions = {},
   ): ReadableStream<StreamItem[K]> {
     this.#assertOpen(`Cannot open the ${kind} stream`);
-    if (this.#mode !== "stream") {
-      throw new LiveError(
-        "MODE",
+    if (this.#opts.mode !== "stream") {
+      throw new ModeError(
         `Cannot open the ${kind} stream: the client was connected with mode "poll"; use poll() and on() instead`,
       );
     }
-    if (!(kind in this.#subs)) {
-      throw new ValidationError(`Cannot open stream "${kind}": no such stream`);
-    }
-    if (
-      options.asset !== undefined && !(options.asset >= 0 && options.asset < this.#specs.length)
-    ) {
-      throw new ValidationError(
-        `Cannot open the ${kind} stream: asset ${options.asset} is not configured`,
-      );
-    }
-    const list = this.#subs[kind] as Subscriber<StreamItem[K]>[];
-    const capacity = options.capacity ?? this.#opts.streamCapacity;
-    const droppable = kind === "trades" || kind === "depthUpdates"
-      ? always
-      : kind === "events"
-      ? isMarket
-      : undefined;
-    const maxBuffered = options.maxBuffered ?? this.#opts.streamMaxBuffered;
-    for (const [name, v] of [["capacity", capacity], ["maxBuffered", maxBuffered]] as const) {
-      if (!Number.isInteger(v) || v < 1) {
-        throw new ValidationError(
-          `Cannot open the ${kind} stream: ${name} ${v} is not an integer >= 1`,
-        );
-      }
-    }
-    const sub = new Subscriber<StreamItem[K]>({
-      kind,
-      asset: options.asset,
-      capacity,
-      maxBuffered,
-      droppable,
-      conflate: kind === "bookUpdates" || kind === "snapshots",
-      onDrop: (n) => (this.#streamDrops[kind] += n),
-      onOverflow: (e) =>
-        // After the push that overflowed (not inside it): on callbacks, the other streams'
-        // errors and the error counts.
-        queueMicrotask(() => {
-          if (this.#closed) return;
-          this.#clientError(options.asset ?? -1, 0, 0, e.message);
-        }),
-      onWait: () => this.#pin(),
-      onRemove: (s) => {
-        const i = list.indexOf(s);
-        if (i >= 0) list.splice(i, 1);
-        if (kind === "snapshots" && list.length === 0) this.#stopSnapshots();
-      },
-    });
-    list.push(sub);
-    if (kind === "snapshots") this.#startSnapshots();
-    return sub.stream;
+    return this.#streams.open(kind, options);
   }
 
   /** Trades (new subscription on each access; drops oldest beyond capacity). */
@@ -1641,8 +595,8 @@ export class LiveClient {
     const timer = setInterval(() => {
       if (this.#closing) return;
       const levels = this.#opts.snapshotLevels;
-      for (let a = 0; a < this.#specs.length; a++) {
-        if (!this.#registered[a]) continue;
+      for (let a = 0; a < this.#opts.instruments.length; a++) {
+        if (!this.#conn.isRegistered(a)) continue;
         let s: DepthSnapshot;
         try {
           s = this.depth(a, levels);
@@ -1656,10 +610,10 @@ export class LiveClient {
           );
           continue;
         }
-        this.#fan("snapshots", s);
+        this.#streams.fan("snapshots", s);
       }
     }, this.#opts.snapshotIntervalMs);
-    unrefTimer(timer);
+    this.#native.lib.runtime.unrefTimer(timer);
     this.#snapshotTimer = timer;
   }
 
@@ -1686,11 +640,9 @@ export class LiveClient {
     handler: (value: ClientEvents[K]) => void,
   ): () => void {
     this.#assertOpen(`Cannot add a "${event}" callback`);
-    let set = this.#handlers.get(event);
-    if (set === undefined) this.#handlers.set(event, set = new Set());
-    set.add(handler as Handler<never>);
+    const off = this.#callbacks.on(event, handler);
     this.#pin();
-    return () => this.off(event, handler);
+    return off;
   }
 
   /**
@@ -1704,10 +656,10 @@ export class LiveClient {
    * ```
    */
   off<K extends keyof ClientEvents>(event: K, handler: (value: ClientEvents[K]) => void): void {
-    this.#handlers.get(event)?.delete(handler as Handler<never>);
+    this.#callbacks.off(event, handler);
   }
 
-  // ------------------------------------------------------------ hot loop
+  // ---------------------------------------------------------- hot loop
 
   /**
    * Hot-loop mode: waits up to `timeoutMs` (fractions allowed; 0 = don't wait)
@@ -1725,31 +677,25 @@ export class LiveClient {
    */
   poll(timeoutMs = 0): LiveEvent[] {
     this.#assertOpen("Cannot poll");
-    if (this.#mode !== "poll") {
-      throw new LiveError(
-        "MODE",
+    if (this.#opts.mode !== "poll") {
+      throw new ModeError(
         'Cannot poll: the client was connected with mode "stream" (its events go to streams and callbacks); connect with mode: "poll" for a hot loop',
       );
     }
     if (this.#inPoll) {
-      throw new LiveError(
-        "MODE",
-        "Cannot poll: poll() is already running (called from a callback?)",
-      );
+      throw new ModeError("Cannot poll: poll() is already running (called from a callback?)");
     }
-    const us = Math.min(0xffffffff, Math.max(0, Math.round(timeoutMs * 1000)));
     this.#inPoll = true;
+    const out: LiveEvent[] = [];
     try {
-      const n = this.#lib.symbols.hl_client_poll(this.#h, this.#buf, this.#maxRecords, us);
-      if (n < 0) {
-        if (n === -3 || this.#closed) throw new ClosedError("Cannot poll: the client is closed");
-        throw this.#lib.error(this.#h, n, "Cannot poll");
-      }
-      const out: LiveEvent[] = [];
-      if (n > 0) this.#process(n, out);
-      else this.#tick(this.#lib.symbols.hl_now());
+      const n = this.#native.poll(timeoutMs);
+      if (n > 0) {
+        this.#out = out;
+        this.#process(n);
+      } else this.#tick(this.#native.now());
       return out;
     } finally {
+      this.#out = undefined;
       this.#inPoll = false;
     }
   }
@@ -1777,7 +723,6 @@ export class LiveClient {
       for (const ev of evs) yield ev;
     }
   }
-
   // -------------------------------------------------------------- orders
 
   /** Submits an order; returns the order as submitted (status None). */
@@ -1804,8 +749,7 @@ export class LiveClient {
   submitOrder(req: OrderRequest, options?: WaitOptions): Order | Promise<Order> {
     if (options?.wait) {
       try {
-        const o = this.#submit(req);
-        return this.#wait("submit", o, options);
+        return this.#wait("submit", this.#submit(req), options);
       } catch (e) {
         return Promise.reject(e);
       }
@@ -1816,24 +760,7 @@ export class LiveClient {
   #submit(req: OrderRequest): Order {
     const orderId = req?.orderId ?? nextOrderId();
     this.#assertOpen(`Cannot submit order ${orderId}`);
-    const v = validateOrder(req, orderId, this.#specs, (asset, side) => {
-      const b = this.#bbo[asset];
-      return b === undefined ? NaN : side === Side.Buy ? b.askPrice : b.bidPrice;
-    });
-    this.#tracker.checkUnused(orderId);
-    this.#limiter?.take(`Cannot submit order ${orderId}`);
-    const rc = this.#lib.symbols.hl_client_submit(
-      this.#h,
-      v.asset,
-      v.orderId,
-      v.side,
-      v.price,
-      v.qty,
-      v.timeInForce,
-      v.orderType,
-    );
-    if (rc < 0) throw this.#lib.error(this.#h, rc, `Cannot submit order ${orderId}`, orderId);
-    return this.#tracker.submitted(v, this.#lib.symbols.hl_now());
+    return this.#desk.submit(req, orderId);
   }
 
   /**
@@ -1893,8 +820,7 @@ export class LiveClient {
   cancelOrder(orderId: number, options?: WaitOptions): Order | Promise<Order> {
     if (options?.wait) {
       try {
-        const o = this.#cancel(orderId);
-        return this.#wait("cancel", o, options);
+        return this.#wait("cancel", this.#cancel(orderId), options);
       } catch (e) {
         return Promise.reject(e);
       }
@@ -1902,21 +828,9 @@ export class LiveClient {
     return this.#cancel(orderId);
   }
 
-  #cancel(orderId: number, limit = true): Order {
-    const what = `Cannot cancel order ${orderId}`;
-    this.#assertOpen(what);
-    const o = this.#tracker.get(orderId);
-    if (o === undefined) {
-      throw new OrderNotFoundError(`${what}: no such order on this client`, { orderId });
-    }
-    if (isTerminalStatus(o.status)) {
-      throw new InvalidOrderStatusError(`${what}: it is ${orderStatusName(o.status)}`, { orderId });
-    }
-    if (limit) this.#limiter?.take(what);
-    const rc = this.#lib.symbols.hl_client_cancel(this.#h, o.asset, orderId);
-    if (rc < 0) throw this.#lib.error(this.#h, rc, what, orderId);
-    this.#tracker.cancelRequested(orderId, this.#lib.symbols.hl_now());
-    return this.#tracker.get(orderId)!;
+  #cancel(orderId: number): Order {
+    this.#assertOpen(`Cannot cancel order ${orderId}`);
+    return this.#desk.cancel(orderId);
   }
 
   /**
@@ -1946,52 +860,10 @@ export class LiveClient {
   cancelAll(asset?: number, options?: WaitOptions): number[] | Promise<Order[]>;
   /** Implementation. */
   cancelAll(asset?: number, options?: WaitOptions): number[] | Promise<Order[]> {
-    const what = "Cannot cancel all orders";
     try {
-      this.#assertOpen(what);
-      if (asset !== undefined) this.#checkAsset(asset, what);
-      const active = this.#tracker.active(asset);
-      const send = active.filter((o) =>
-        o.req === OrderStatus.None && o.status !== OrderStatus.None
-      );
-      const defer = active.filter((o) =>
-        o.req === OrderStatus.New && !this.#tracker.hasCancelOnAck(o.orderId)
-      );
-      // Cancelling everything reduces risk: the client's own rate limit never refuses it, it
-      // borrows the tokens (later requests are refused until the debt is repaid).
-      this.#limiter?.force(send.length + defer.length);
-      const sent: number[] = [];
-      const failed: { orderId: number; error: Error }[] = [];
-      for (const o of send) {
-        try {
-          this.#cancel(o.orderId, false);
-          sent.push(o.orderId);
-        } catch (e) {
-          failed.push({ orderId: o.orderId, error: e instanceof Error ? e : new Error(String(e)) });
-        }
-      }
-      for (const o of defer) {
-        this.#tracker.cancelOnAck(o.orderId);
-        sent.push(o.orderId);
-      }
-      const ids = active.map((o) => o.orderId).filter((id) =>
-        !failed.some((f) => f.orderId === id)
-      );
-      const waits = options?.wait
-        ? ids.map((id) => this.#wait("cancel", this.#tracker.get(id)!, options))
-        : [];
-      if (failed.length > 0) {
-        const settled = waits.length > 0 ? Promise.allSettled(waits) : undefined;
-        throw new CancelAllError(
-          `${what}: ${failed.length} of ${active.length} cancels were refused (${
-            failed.map((f) => `${f.orderId}: ${f.error.message}`).join("; ")
-          }); the others were sent`,
-          sent,
-          failed,
-          settled,
-        );
-      }
-      return options?.wait ? Promise.all(waits) : ids;
+      this.#assertOpen("Cannot cancel all orders");
+      if (options?.wait) this.#assertCanWait("Cannot wait for the cancels");
+      return this.#desk.cancelAll(asset, options);
     } catch (e) {
       if (options?.wait) return Promise.reject(e);
       throw e;
@@ -2037,39 +909,17 @@ export class LiveClient {
       : this.submitOrder(req);
   }
 
+  #assertCanWait(what: string): void {
+    if (this.#opts.mode === "poll" && this.#inPoll) throw new ModeError(`${what} inside poll()`);
+  }
+
   #wait(kind: "submit" | "cancel", o: Order, options: WaitOptions): Promise<Order> {
-    if (this.#mode === "poll" && this.#inPoll) {
-      return Promise.reject(
-        new LiveError("MODE", `Cannot wait for order ${o.orderId} inside poll()`),
-      );
+    try {
+      this.#assertCanWait(`Cannot wait for order ${o.orderId}`);
+    } catch (e) {
+      return Promise.reject(e);
     }
-    const timeoutMs = options.timeoutMs ?? this.#opts.waitTimeoutMs;
-    const { promise, resolve, reject } = Promise.withResolvers<Order>();
-    const w: Waiter = { kind, orderId: o.orderId, resolve, reject, timer: undefined };
-    w.timer = setTimeout(() => {
-      this.#finishWaiter(
-        w,
-        new TimeoutError(
-          `Order ${o.orderId}: no answer to the ${kind} within ${timeoutMs} ms; the outcome is unknown`,
-          { orderId: o.orderId, ambiguous: true },
-        ),
-      );
-    }, timeoutMs);
-    const signal = options.signal;
-    if (signal !== undefined) {
-      const onAbort = (): void => this.#finishWaiter(w, signal.reason ?? new Error("aborted"));
-      if (signal.aborted) {
-        queueMicrotask(onAbort);
-      } else {
-        signal.addEventListener("abort", onAbort, { once: true });
-        w.cleanup = () => signal.removeEventListener("abort", onAbort);
-      }
-    }
-    let list = this.#waiters.get(o.orderId);
-    if (list === undefined) this.#waiters.set(o.orderId, list = []);
-    this.#pin();
-    list.push(w);
-    return promise;
+    return this.#desk.wait(kind, o, options);
   }
 
   /**
@@ -2084,7 +934,7 @@ export class LiveClient {
    */
   orders(asset?: number): Order[] {
     // Readable after close: the last known state is what reconciliation from a new client needs.
-    return this.#tracker.active(asset);
+    return this.#desk.active(asset);
   }
 
   /**
@@ -2099,21 +949,7 @@ export class LiveClient {
   nativeOrders(asset = 0): Order[] {
     this.#assertOpen("Cannot list orders");
     this.#checkAsset(asset, "Cannot list orders");
-    const cap = 4096;
-    const buf = new Uint8Array(cap * RECORD_SIZE);
-    const n = this.#lib.check(
-      this.#h,
-      this.#lib.symbols.hl_client_orders(this.#h, asset, buf, cap),
-      "Cannot list orders",
-    );
-    const v = new DataView(buf.buffer);
-    const now = this.#lib.symbols.hl_now();
-    const out: Order[] = [];
-    for (let i = 0; i < n; i++) {
-      const { type: _t, recvTs: _r, ...o } = decodeOrder(v, i * RECORD_SIZE, now);
-      out.push(o);
-    }
-    return out;
+    return this.#native.orders(asset);
   }
 
   /**
@@ -2126,7 +962,7 @@ export class LiveClient {
    * ```
    */
   order(orderId: number): Order | undefined {
-    return this.#tracker.get(orderId);
+    return this.#desk.get(orderId);
   }
 
   /**
@@ -2140,13 +976,7 @@ export class LiveClient {
   position(asset = 0): Position {
     this.#assertOpen("Cannot read the position");
     this.#checkAsset(asset, "Cannot read the position");
-    const out = this.#scratch;
-    this.#lib.check(
-      this.#h,
-      this.#lib.symbols.hl_client_position(this.#h, asset, out),
-      `Cannot read the position of asset ${asset}`,
-    );
-    return { asset, qty: out[0], exchTs: out[1] };
+    return this.#native.position(asset);
   }
 
   /**
@@ -2164,21 +994,8 @@ export class LiveClient {
     if (!Number.isInteger(levels) || levels < 1 || levels > 100_000) {
       throw new ValidationError(`Cannot read the depth: levels ${levels} is not in 1..100000`);
     }
-    const need = 2 + 4 * levels;
-    const out = need <= this.#scratch.length ? this.#scratch : new Float64Array(need);
-    this.#lib.check(
-      this.#h,
-      this.#lib.symbols.hl_client_depth(this.#h, asset, levels, out),
-      `Cannot read the depth of asset ${asset}`,
-    );
-    const bids: BookLevel[] = [];
-    const asks: BookLevel[] = [];
-    for (let i = 0; i < out[0]; i++) bids.push({ price: out[2 + 2 * i], qty: out[3 + 2 * i] });
-    const base = 2 + 2 * levels;
-    for (let i = 0; i < out[1]; i++) {
-      asks.push({ price: out[base + 2 * i], qty: out[base + 1 + 2 * i] });
-    }
-    return { type: "snapshot", asset, bids, asks, ts: this.#lib.symbols.hl_now() };
+    const { bids, asks } = this.#native.depth(asset, levels);
+    return { type: "snapshot", asset, bids, asks, ts: this.#native.now() };
   }
 
   /**
@@ -2196,15 +1013,7 @@ export class LiveClient {
     return this.#bbo[asset];
   }
 
-  #checkAsset(asset: number, what: string): void {
-    if (!Number.isInteger(asset) || asset < 0 || asset >= this.#specs.length) {
-      throw new ValidationError(
-        `${what}: asset ${asset} is not configured (0..${this.#specs.length - 1})`,
-      );
-    }
-  }
-
-  // -------------------------------------------------------------- health
+  // ------------------------------------------------------------ health
 
   /**
    * Resolves when every instrument is registered with its connector (stream
@@ -2221,8 +1030,8 @@ export class LiveClient {
     } catch (e) {
       return Promise.reject(e);
     }
-    if (this.#registered.every((r) => r)) return Promise.resolve();
-    if (this.#mode === "poll") {
+    if (this.#conn.allRegistered) return Promise.resolve();
+    if (this.#opts.mode === "poll") {
       // Nothing processes registrations in poll mode but poll() itself, and events polled here
       // would be lost to the caller.
       return Promise.reject(
@@ -2236,13 +1045,10 @@ export class LiveClient {
     const timer = setTimeout(() => {
       const i = this.#readyWaiters.indexOf(done);
       if (i >= 0) this.#readyWaiters.splice(i, 1);
-      const waiting = this.#specs
-        .filter((_, a) => !this.#registered[a])
-        .map((s) => `${s.connector}/${s.symbol}`);
       reject(
         new TimeoutError(
           `Instruments not registered within ${timeoutMs} ms (waiting for connector): ${
-            waiting.join(", ")
+            this.#conn.unregistered().join(", ")
           }`,
         ),
       );
@@ -2255,20 +1061,6 @@ export class LiveClient {
     this.#readyWaiters.push(done);
     this.#pin();
     return promise;
-  }
-
-  #instrumentHealth(a: number, now: number): InstrumentHealth {
-    const s = this.#specs[a];
-    const last = this.#lastMarket[a];
-    return {
-      asset: a,
-      symbol: s.symbol,
-      connector: s.connector,
-      registered: this.#registered[a],
-      waitingForConnector: this.#waitingReg[a] && !this.#registered[a],
-      lastMarketAt: last,
-      stale: this.#registered[a] && last > 0 && now - last > this.#opts.staleAfterMs * 1e6,
-    };
   }
 
   /**
@@ -2284,43 +1076,25 @@ export class LiveClient {
    * ```
    */
   get health(): ConnectionHealth {
-    const now = this.#closed ? 0 : this.#lib.symbols.hl_now();
-    if (!this.#closed) {
-      const st = this.#stats;
-      if (this.#lib.symbols.hl_client_stats(this.#h, st, STATS_FIELDS) > 1) {
-        this.#engineDrops = st[1];
-      }
-      this.#rates.roll(now);
+    const closed = this.#closed;
+    const now = closed ? 0 : this.#native.now();
+    if (!closed) {
+      this.#engineDrops = this.#native.engineDrops() ?? this.#engineDrops;
+      this.#health.roll(now);
     }
-    const connectors: Record<string, boolean> = {};
-    this.#connectorNames.forEach((
-      n,
-      c,
-    ) => (connectors[n] = this.#connUp[c] === true && !this.#closed));
-    return {
-      connected: !this.#closed && this.#connUp.every((u) => u === true),
+    const staleNs = this.#opts.staleAfterMs * 1e6;
+    const connectors = this.#conn.connectorsUp();
+    if (closed) { for (const k in connectors) connectors[k] = false; }
+    return this.#health.snapshot({
+      connected: !closed && this.#conn.connected,
       connectors,
-      instruments: this.#specs.map((_, a) => this.#instrumentHealth(a, now)),
-      lastEventAt: this.#lastEventAt,
-      feedLatency: this.#feed.stats(),
-      feedExchangeToLocal: this.#feedExchLocal.stats(),
-      feedLocalToJs: this.#feedLocalJs.stats(),
-      orderLatency: this.#orderRtt.stats(),
-      orderRequestToExchange: this.#orderReqExch.stats(),
-      orderExchangeToResponse: this.#orderExchResp.stats(),
-      eventsPerSecond: this.#rates.perSecond(),
-      eventsPerSecondByType: this.#rates.perSecondByType(),
-      eventsTotal: this.#rates.total,
-      engineDrops: Math.max(this.#engineDrops, this.#engineDropsReported),
-      engineDropsReported: this.#engineDropsReported,
-      unknownRecords: this.#unknownRecords,
-      inexactFills: this.#inexactFills,
-      streamDrops: { ...this.#streamDrops },
-      rateLimited: this.#limiter?.refused ?? 0,
-      illegalTransitions: this.#illegal,
-      errors: { ...this.#errorCounts },
-      reconnects: this.#reconnects,
-    };
+      instruments: this.#opts.instruments.map((_, a): InstrumentHealth =>
+        this.#conn.health(a, now, staleNs)
+      ),
+      streamDrops: this.#streams.drops,
+      rateLimited: this.#desk.rateLimited,
+      engineDrops: this.#engineDrops,
+    });
   }
 
   /**
@@ -2331,33 +1105,9 @@ export class LiveClient {
    * console.log(client.nativeStats().recordsPushed);
    * ```
    */
-  nativeStats(): {
-    recordsPushed: number;
-    marketDropped: number;
-    foreignOrders: number;
-    ipcErrors: number;
-    registrations: number;
-    engineLoops: number;
-    ringCapacity: number;
-    ready: number;
-  } {
+  nativeStats(): NativeStats {
     this.#assertOpen("Cannot read native stats");
-    const st = this.#stats;
-    this.#lib.check(
-      this.#h,
-      this.#lib.symbols.hl_client_stats(this.#h, st, STATS_FIELDS),
-      "Cannot read native stats",
-    );
-    return {
-      recordsPushed: st[0],
-      marketDropped: st[1],
-      foreignOrders: st[2],
-      ipcErrors: st[3],
-      registrations: st[4],
-      engineLoops: st[5],
-      ringCapacity: st[6],
-      ready: st[7],
-    };
+    return this.#native.stats();
   }
 
   /**
@@ -2379,22 +1129,17 @@ export class LiveClient {
    */
   injectFault(fault: "enginePanic" | "unknownRecord"): void {
     this.#assertOpen("Cannot inject a fault");
-    const kind = fault === "enginePanic" ? 1 : fault === "unknownRecord" ? 2 : 0;
-    if (kind === 0) {
+    if (fault !== "enginePanic" && fault !== "unknownRecord") {
       throw new ValidationError(
         `Cannot inject fault "${fault}": not "enginePanic" or "unknownRecord"`,
       );
     }
-    this.#lib.check(
-      this.#h,
-      this.#lib.symbols.hl_client_fault(this.#h, kind),
-      "Cannot inject a fault",
-    );
+    this.#native.fault(fault);
   }
 
   /** The instruments, indexed by asset number. */
   get instruments(): readonly InstrumentSpec[] {
-    return this.#specs;
+    return this.#opts.instruments;
   }
 
   /**
@@ -2402,12 +1147,12 @@ export class LiveClient {
    * `connect()` returns; it turns to `"wait"` only if connecting to the doorbell socket fails.
    */
   get wake(): "socket" | "wait" {
-    return this.#wake;
+    return this.#wakeSource?.kind ?? "wait";
   }
 
   /** "stream" or "poll". */
   get mode(): "stream" | "poll" {
-    return this.#mode;
+    return this.#opts.mode;
   }
 
   /** True once `close()` has started. */
@@ -2415,7 +1160,7 @@ export class LiveClient {
     return this.#closing || this.#closed;
   }
 
-  // ----------------------------------------------------------- lifecycle
+  // --------------------------------------------------------- lifecycle
 
   /**
    * Closes the client (idempotent; every call returns the same promise):
@@ -2438,43 +1183,28 @@ export class LiveClient {
   async #doClose(): Promise<void> {
     this.#closing = true;
     LiveClient.#pinned.delete(this);
-    const sym = this.#lib.symbols;
     this.#stopSnapshots();
     if (this.#pumpDone !== undefined) {
-      sym.hl_client_wake(this.#h);
+      this.#native.wake();
       await this.#pumpDone;
       try {
         this.#drainAll(); // what is left (order updates in particular)
       } catch { /* closing anyway */ }
     }
     this.#closed = true;
-    sym.hl_client_close(this.#h);
-    finalizer.unregister(this);
+    this.#native.close();
     const failure = this.#failure;
-    const streamEnd = failure &&
-      new ClosedError(`The client stopped: ${failure.message}`, { cause: failure });
-    for (const list of Object.values(this.#subs)) {
-      for (const s of [...list]) s.end(streamEnd);
-    }
+    this.#streams.endAll(
+      failure && new ClosedError(`The client stopped: ${failure.message}`, { cause: failure }),
+    );
     const why = failure === undefined
       ? "the client was closed"
       : `the client stopped (${failure.message})`;
-    for (const ws of [...this.#waiters.values()]) {
-      for (const w of [...ws]) {
-        this.#finishWaiter(
-          w,
-          new ClosedError(`Order ${w.orderId}: no answer before ${why}`, {
-            orderId: w.orderId,
-            ambiguous: true,
-            cause: failure,
-          }),
-        );
-      }
-    }
+    this.#desk.close(why, failure);
     for (const w of this.#readyWaiters.splice(0)) {
       w(new ClosedError(`Cannot wait for registration: ${why}`, { cause: failure }));
     }
-    this.#handlers.clear();
+    this.#callbacks.clear();
   }
 
   /** Closes the client (for `await using`). */
@@ -2482,31 +1212,3 @@ export class LiveClient {
     return this.close();
   }
 }
-
-const KIND_NAMES = [
-  "",
-  "trade",
-  "depth",
-  "depthClear",
-  "bbo",
-  "order",
-  "position",
-  "error",
-  "connector",
-  "instrument",
-  "dropped",
-  "",
-  "",
-  "",
-  "",
-  "",
-];
-
-const ERROR_KIND_NAMES: Record<number, string> = {
-  0: "ConnectionInterrupted",
-  1: "CriticalConnectionError",
-  2: "OrderError",
-  3: "Custom",
-  100: "Engine",
-  200: "Client",
-};

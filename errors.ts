@@ -99,6 +99,7 @@ export const ErrorCode = {
   Library: "LIBRARY",
   StreamOverflow: "STREAM_OVERFLOW",
   CancelAll: "CANCEL_ALL",
+  Mode: "MODE",
 } as const;
 /** A {@linkcode LiveError} code. */
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode];
@@ -332,6 +333,24 @@ export class CancelAllError extends LiveError {
     this.sent = sent;
     this.failed = failed;
     this.settled = settled;
+  }
+}
+
+/**
+ * The call does not fit the client's mode: streams and waits on a `"poll"`
+ * client, `poll()` on a `"stream"` client, `poll()` called from inside `poll()`.
+ *
+ * @example
+ * ```ts
+ * import { ModeError } from "./errors.ts";
+ * console.log(new ModeError("Cannot poll: the client was connected with mode \"stream\"").code);
+ * ```
+ */
+export class ModeError extends LiveError {
+  /** Creates the error. */
+  constructor(message: string, options?: LiveErrorOptions) {
+    super(ErrorCode.Mode, message, options);
+    this.name = "ModeError";
   }
 }
 

@@ -17,7 +17,15 @@
  * @module
  */
 
-import type { LatencyStats } from "./models.ts";
+import type {
+  BookUpdate,
+  ConnectionHealth,
+  InstrumentHealth,
+  LatencyStats,
+  Order,
+  Trade,
+} from "./models.ts";
+import { isTerminalStatus, OrderStatus } from "./models.ts";
 
 /**
  * A rolling window of latency samples with nearest-rank percentiles.
@@ -130,5 +138,160 @@ export class RateCounter {
   /** Events per second per type over the last completed second. */
   perSecondByType(): Record<string, number> {
     return Object.fromEntries(this.#lastRates);
+  }
+}
+
+/**
+ * The parts of a {@linkcode ConnectionHealth} snapshot that the recorder does not hold.
+ *
+ * @example
+ * ```ts
+ * import type { HealthParts } from "./health.ts";
+ * const p: HealthParts = {
+ *   connected: true, connectors: { bf: true }, instruments: [], streamDrops: {}, rateLimited: 0,
+ *   engineDrops: 0,
+ * };
+ * ```
+ */
+export interface HealthParts {
+  /** Every connector is up. */
+  readonly connected: boolean;
+  /** Per connector name: up or not. */
+  readonly connectors: Readonly<Record<string, boolean>>;
+  /** Per-instrument health. */
+  readonly instruments: readonly InstrumentHealth[];
+  /** Drops per stream kind. */
+  readonly streamDrops: Readonly<Record<string, number>>;
+  /** Requests refused by the rate limit. */
+  readonly rateLimited: number;
+  /** Market records the engine dropped (its own counter, read now). */
+  readonly engineDrops: number;
+}
+
+/**
+ * The latency windows, rates and counters of one client, filled in as events
+ * are processed and assembled into a {@linkcode ConnectionHealth} on demand.
+ * Event kinds are counted in batches by a small integer (`kindNames[kind]` is
+ * the name reported in `eventsPerSecondByType`).
+ *
+ * @example
+ * ```ts
+ * import { HealthRecorder } from "./health.ts";
+ * const h = new HealthRecorder(["", "trade"]);
+ * h.count(1);
+ * h.endBatch(1e9);
+ * console.log(h.eventsTotal); // 1
+ * ```
+ */
+export class HealthRecorder {
+  readonly #kindNames: readonly string[];
+  readonly #batch: Float64Array;
+  readonly #feed = new LatencyWindow();
+  readonly #feedExchLocal = new LatencyWindow();
+  readonly #feedLocalJs = new LatencyWindow();
+  readonly #orderRtt = new LatencyWindow();
+  readonly #orderReqExch = new LatencyWindow();
+  readonly #orderExchResp = new LatencyWindow();
+  readonly #rates = new RateCounter();
+  readonly #errors: Record<string, number> = {};
+  /** When the last batch of events was processed (ns). */
+  lastEventAt = 0;
+  /** Drops the engine reported in order with `dropped` events. */
+  engineDropsReported = 0;
+  /** Records of unknown kind skipped. */
+  unknownRecords = 0;
+  /** Fills whose price does not cover all their quantity. */
+  inexactFills = 0;
+  /** Illegal order status transitions reported. */
+  illegalTransitions = 0;
+  /** Times a connector came back. */
+  reconnects = 0;
+
+  /** A recorder for event kinds `0 .. kindNames.length - 1`. */
+  constructor(kindNames: readonly string[]) {
+    this.#kindNames = kindNames;
+    this.#batch = new Float64Array(kindNames.length);
+  }
+
+  /** Counts one event of `kind` in the current batch. */
+  count(kind: number): void {
+    this.#batch[kind]++;
+  }
+
+  /** Closes a batch of events processed at `now` (ns): rates and `lastEventAt`. */
+  endBatch(now: number): void {
+    this.lastEventAt = now;
+    const counts = this.#batch;
+    for (let k = 1; k < counts.length; k++) {
+      if (counts[k] > 0) {
+        this.#rates.add(this.#kindNames[k], counts[k], now);
+        counts[k] = 0;
+      }
+    }
+  }
+
+  /** Rolls the rate window (call on idle ticks). */
+  roll(now: number): void {
+    this.#rates.roll(now);
+  }
+
+  /** Feed latency samples of a trade or best bid/offer with real timestamps. */
+  market(ev: Trade | BookUpdate): void {
+    this.#feed.add(ev.recvTs - ev.exchTs);
+    this.#feedExchLocal.add(ev.localTs - ev.exchTs);
+    this.#feedLocalJs.add(ev.recvTs - ev.localTs);
+  }
+
+  /** Order latency, when `ev` is the first response to the request `previous` was waiting on. */
+  orderUpdate(ev: Order & { readonly recvTs: number }, previous: Order | undefined): void {
+    if (previous === undefined || previous.req === OrderStatus.None || previous.requestTs <= 0) {
+      return;
+    }
+    const settled = ev.req === OrderStatus.None || isTerminalStatus(ev.status) ||
+      (previous.req === OrderStatus.New && previous.status === OrderStatus.None);
+    if (!settled) return;
+    this.#orderRtt.add(ev.recvTs - previous.requestTs);
+    if (ev.exchTs > 0) {
+      this.#orderReqExch.add(ev.exchTs - previous.requestTs);
+      this.#orderExchResp.add(ev.recvTs - ev.exchTs);
+    }
+  }
+
+  /** Counts an error by kind name. */
+  error(name: string): void {
+    this.#errors[name] = (this.#errors[name] ?? 0) + 1;
+  }
+
+  /** Events counted in total. */
+  get eventsTotal(): number {
+    return this.#rates.total;
+  }
+
+  /** The snapshot, from what the recorder holds and `parts`. */
+  snapshot(parts: HealthParts): ConnectionHealth {
+    return {
+      connected: parts.connected,
+      connectors: parts.connectors,
+      instruments: parts.instruments,
+      lastEventAt: this.lastEventAt,
+      feedLatency: this.#feed.stats(),
+      feedExchangeToLocal: this.#feedExchLocal.stats(),
+      feedLocalToJs: this.#feedLocalJs.stats(),
+      orderLatency: this.#orderRtt.stats(),
+      orderRequestToExchange: this.#orderReqExch.stats(),
+      orderExchangeToResponse: this.#orderExchResp.stats(),
+      eventsPerSecond: this.#rates.perSecond(),
+      eventsPerSecondByType: this.#rates.perSecondByType(),
+      eventsTotal: this.#rates.total,
+      engineDrops: Math.max(parts.engineDrops, this.engineDropsReported),
+      engineDropsReported: this.engineDropsReported,
+      unknownRecords: this.unknownRecords,
+      inexactFills: this.inexactFills,
+      streamDrops: { ...parts.streamDrops },
+      rateLimited: parts.rateLimited,
+      illegalTransitions: this.illegalTransitions,
+      errors: { ...this.#errors },
+      reconnects: this.reconnects,
+    };
   }
 }

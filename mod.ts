@@ -41,17 +41,10 @@
 
 export * from "./models.ts";
 export * from "./errors.ts";
-export {
-  type ClientEvents,
-  type ConnectOptions,
-  type DepthKind,
-  type InstrumentOptions,
-  LiveClient,
-  type StreamItem,
-  type StreamKind,
-  type StreamOptions,
-  type WaitOptions,
-} from "./client.ts";
+export { type ClientEvents, LiveClient, type NativeStats } from "./client.ts";
+export { type ConnectOptions, type DepthKind, type InstrumentOptions } from "./options.ts";
+export { type StreamItem, type StreamKind, type StreamOptions } from "./streams.ts";
+export { type WaitOptions } from "./order_desk.ts";
 export {
   type ApplyResult,
   type InstrumentSpec,

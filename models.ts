@@ -209,6 +209,28 @@ export const ErrorKind = {
 /** An {@linkcode ErrorKind} value. */
 export type ErrorKind = typeof ErrorKind[keyof typeof ErrorKind];
 
+const ERROR_KIND_NAMES: Readonly<Record<number, string>> = {
+  0: "ConnectionInterrupted",
+  1: "CriticalConnectionError",
+  2: "OrderError",
+  3: "Custom",
+  100: "Engine",
+  200: "Client",
+};
+
+/**
+ * The name of an {@linkcode ErrorKind} value (its number as text when unknown).
+ *
+ * @example
+ * ```ts
+ * import { ErrorKind, errorKindName } from "./models.ts";
+ * console.log(errorKindName(ErrorKind.OrderError)); // "OrderError"
+ * ```
+ */
+export function errorKindName(kind: number): string {
+  return ERROR_KIND_NAMES[kind] ?? String(kind);
+}
+
 /**
  * Registration progress of an instrument (INSTRUMENT records).
  *

@@ -21,8 +21,9 @@
  * @module
  */
 
-import { ClosedError, ErrorCode, errorFromStatus, NativeError } from "./errors.ts";
-import { loadLibrary, type LoadOptions, type NativeLibrary } from "./ffi/library.ts";
+import { ClosedError } from "./errors.ts";
+import type { LoadOptions } from "./ffi/library.ts";
+import { NativeSim } from "./ffi/native.ts";
 
 /**
  * Faults the sim can inject (`rust/ABI.md`, "Sim faults").
@@ -149,24 +150,6 @@ export interface SimStats {
   readonly running: boolean;
 }
 
-const STAT_NAMES = [
-  "marketEvents",
-  "ordersReceived",
-  "acks",
-  "fills",
-  "cancels",
-  "rejects",
-  "registrations",
-  "batchesSent",
-  "messagesSent",
-  "expired",
-  "ipcErrors",
-  "running",
-] as const;
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-
 /**
  * A running in-process sim connector. `stop()` (or `await using`) ends it;
  * it is idempotent.
@@ -183,16 +166,14 @@ const decoder = new TextDecoder();
  * ```
  */
 export class Sim {
-  readonly #lib: NativeLibrary;
-  readonly #handle: number;
+  readonly #native: NativeSim;
   #stopped = false;
   #exited = false;
   /** The connector name. */
   readonly name: string;
 
-  private constructor(lib: NativeLibrary, handle: number, name: string) {
-    this.#lib = lib;
-    this.#handle = handle;
+  private constructor(native: NativeSim, name: string) {
+    this.#native = native;
     this.name = name;
   }
 
@@ -209,14 +190,6 @@ export class Sim {
    * ```
    */
   static start(options: SimOptions): Sim {
-    const lib = loadLibrary(options);
-    const start = lib.symbols.hl_sim_start;
-    if (!start) {
-      throw new NativeError(
-        `Cannot start the sim: the native library at ${lib.path} was built without hl_sim_start`,
-        { code: ErrorCode.Library },
-      );
-    }
     const cfg: Record<string, unknown> = {
       name: options.name,
       instruments: (options.instruments ?? []).map((i) => ({
@@ -239,15 +212,7 @@ export class Sim {
     opt("max_level_lots", options.maxLevelLots);
     opt("cancel_race", options.cancelRace);
     opt("rest_fills", options.restFills);
-    const json = encoder.encode(JSON.stringify(cfg));
-    const out = new Uint32Array(1);
-    const err = new Uint8Array(2048);
-    const rc = start(json, json.length, out, err, err.length);
-    if (rc < 0) {
-      const msg = decoder.decode(err.subarray(0, err.indexOf(0) < 0 ? err.length : err.indexOf(0)));
-      throw errorFromStatus(rc, msg ? `Cannot start the sim: ${msg}` : "", "Cannot start the sim");
-    }
-    return new Sim(lib, out[0], options.name);
+    return new Sim(NativeSim.start(cfg, options), options.name);
   }
 
   /** True once stopped. */
@@ -271,9 +236,7 @@ export class Sim {
    */
   fault(fault: SimFault, value = 0): void {
     this.#check(`Cannot inject fault ${fault}`);
-    const f = this.#lib.symbols.hl_sim_fault!;
-    const rc = f(this.#handle, fault, value);
-    if (rc < 0) throw errorFromStatus(rc, "", `Cannot inject fault ${fault}`);
+    this.#native.fault(fault, value);
     if (fault === SimFault.Exit) this.#exited = true;
   }
 
@@ -300,13 +263,8 @@ export class Sim {
   /** Counters of the sim. */
   stats(): SimStats {
     this.#check("Cannot read sim stats");
-    const f = this.#lib.symbols.hl_sim_stats!;
-    const out = new Float64Array(STAT_NAMES.length);
-    const n = f(this.#handle, out, out.length);
-    if (n < 0) throw errorFromStatus(n, "", "Cannot read sim stats");
-    const r: Record<string, number | boolean> = {};
-    STAT_NAMES.forEach((k, i) => (r[k] = k === "running" ? out[i] !== 0 : out[i]));
-    return r as unknown as SimStats;
+    const { running, ...counts } = this.#native.stats();
+    return { ...counts, running: running !== 0 };
   }
 
   /**
@@ -322,23 +280,18 @@ export class Sim {
    */
   book(asset = 0, levels = 20): { bids: [number, number][]; asks: [number, number][] } {
     this.#check("Cannot read the sim's book");
-    const f = this.#lib.symbols.hl_sim_book;
-    if (f === null) {
-      throw new NativeError("Cannot read the sim's book: the library has no hl_sim_book");
-    }
-    const out = new Float64Array(2 + 4 * levels);
-    const rc = f(this.#handle, asset, levels, out);
-    if (rc < 0) throw errorFromStatus(rc, "", `Cannot read the sim's book of asset ${asset}`);
-    const side = (base: number, n: number): [number, number][] =>
-      Array.from({ length: n }, (_, i) => [out[base + 2 * i], out[base + 2 * i + 1]]);
-    return { bids: side(2, out[0]), asks: side(2 + 2 * levels, out[1]) };
+    const { bids, asks } = this.#native.book(asset, levels);
+    return {
+      bids: bids.map((l) => [l.price, l.qty]),
+      asks: asks.map((l) => [l.price, l.qty]),
+    };
   }
 
   /** Stops the sim (idempotent). */
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#lib.symbols.hl_sim_stop!(this.#handle);
+    this.#native.stop();
   }
 
   /** Stops the sim. */

@@ -43,6 +43,21 @@ export const RecordKind = {
 /** A record kind. */
 export type RecordKind = typeof RecordKind[keyof typeof RecordKind];
 
+/** The event type of each record kind (index = kind; "" for kinds that are not events). */
+export const RECORD_TYPES: readonly string[] = [
+  "",
+  "trade",
+  "depth",
+  "depthClear",
+  "bbo",
+  "order",
+  "position",
+  "error",
+  "connector",
+  "instrument",
+  "dropped",
+];
+
 /** hftbacktest's `DEPTH_SNAPSHOT_EVENT` in the low byte of `ev`. */
 const DEPTH_SNAPSHOT_EVENT = 4;
 const TWO_32 = 4294967296;

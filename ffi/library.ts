@@ -17,8 +17,18 @@
  */
 
 import { ErrorCode, errorFromStatus, type LiveError, NativeError } from "../errors.ts";
-import { openDeno } from "./deno.ts";
+import { denoRuntime, isDeno } from "./deno.ts";
+import { PermissionDenied, type Runtime } from "./runtime.ts";
 import { ABI_VERSION, type NativeSymbols } from "./symbols.ts";
+
+/** The runtime this process runs on. */
+export function currentRuntime(): Runtime {
+  if (isDeno()) return denoRuntime;
+  throw new NativeError(
+    "Cannot load the hftlive native library: this runtime is not supported yet (Deno is)",
+    { code: ErrorCode.Library },
+  );
+}
 
 /** Options for {@linkcode loadLibrary}. */
 export interface LoadOptions {
@@ -32,6 +42,8 @@ export interface NativeLibrary {
   readonly symbols: NativeSymbols;
   /** Path it was loaded from. */
   readonly path: string;
+  /** The runtime it was loaded by. */
+  readonly runtime: Runtime;
   /** Reads the last error message of a handle (`hl_last_error`). */
   lastError(handle: number): string;
   /**
@@ -43,35 +55,24 @@ export interface NativeLibrary {
   error(handle: number, status: number, what: string, orderId?: number): LiveError;
 }
 
-function libFileName(): string {
-  // deno-lint-ignore no-explicit-any
-  const os = (globalThis as any).Deno?.build?.os ?? "linux";
+function libFileName(os: string): string {
   if (os === "windows") return "hftlive.dll";
   if (os === "darwin") return "libhftlive.dylib";
   return "libhftlive.so";
 }
 
-function envLib(): string | undefined {
-  try {
-    const v = Deno.env.get("HFTLIVE_LIB");
-    return v && v.length > 0 ? v : undefined;
-  } catch {
-    return undefined; // no --allow-env: skip this source
-  }
-}
-
 /** The places searched for the library, in order (for error messages and docs). */
 export function candidatePaths(options: LoadOptions = {}): string[] {
+  const rt = currentRuntime();
   const out: string[] = [];
   if (options.libPath) out.push(options.libPath);
-  const env = envLib();
+  const env = rt.env("HFTLIVE_LIB");
   if (env) out.push(env);
   const here = new URL(import.meta.url);
   if (here.protocol === "file:") {
-    const name = libFileName();
+    const name = libFileName(rt.os);
     for (const profile of ["release", "debug"]) {
-      const u = new URL(`../rust/target/${profile}/${name}`, here);
-      out.push(decodeURIComponent(u.pathname));
+      out.push(rt.fromFileUrl(new URL(`../rust/target/${profile}/${name}`, here)));
     }
   }
   return out;
@@ -81,7 +82,7 @@ const loaded = new Map<string, NativeLibrary>();
 let defaultLib: NativeLibrary | undefined;
 const textDecoder = new TextDecoder();
 
-function wrap(symbols: NativeSymbols, path: string): NativeLibrary {
+function wrap(symbols: NativeSymbols, path: string, runtime: Runtime): NativeLibrary {
   const msg = new Uint8Array(4096);
   const lastError = (handle: number): string => {
     const n = symbols.hl_last_error(handle, msg, msg.length);
@@ -94,6 +95,7 @@ function wrap(symbols: NativeSymbols, path: string): NativeLibrary {
   return {
     symbols,
     path,
+    runtime,
     lastError,
     error,
     check(handle: number, status: number, what: string, orderId?: number): number {
@@ -110,6 +112,7 @@ function wrap(symbols: NativeSymbols, path: string): NativeLibrary {
  */
 export function loadLibrary(options: LoadOptions = {}): NativeLibrary {
   if (!options.libPath && defaultLib) return defaultLib;
+  const rt = currentRuntime();
   const tried: string[] = [];
   // An explicit path is authoritative: no fallback when it fails.
   const paths = options.libPath ? [options.libPath] : candidatePaths(options);
@@ -121,13 +124,13 @@ export function loadLibrary(options: LoadOptions = {}): NativeLibrary {
     }
     let symbols: NativeSymbols;
     try {
-      symbols = openDeno(path);
+      symbols = rt.open(path);
     } catch (e) {
-      if (e instanceof Error && e.name === "NotCapable") {
-        throw new NativeError(
-          `Cannot load the hftlive native library: FFI is not permitted (run with --allow-ffi)`,
-          { code: ErrorCode.Library, cause: e },
-        );
+      if (e instanceof PermissionDenied) {
+        throw new NativeError(`Cannot load the hftlive native library: ${e.message}`, {
+          code: ErrorCode.Library,
+          cause: e,
+        });
       }
       tried.push(`${path} (${e instanceof Error ? e.message.split("\n")[0] : String(e)})`);
       continue;
@@ -140,7 +143,7 @@ export function loadLibrary(options: LoadOptions = {}): NativeLibrary {
         { code: ErrorCode.Library },
       );
     }
-    const lib = wrap(symbols, path);
+    const lib = wrap(symbols, path, rt);
     loaded.set(path, lib);
     if (!options.libPath) defaultLib = lib;
     return lib;

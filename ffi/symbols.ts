@@ -20,6 +20,21 @@ export const ABI_VERSION = 1;
 /** Size in bytes of one event record. */
 export const RECORD_SIZE = 64;
 
+/** A native parameter or result type of the table (the subset hftlive uses). */
+export type NativeType = "u32" | "i32" | "f64" | "buffer";
+
+/** One entry of the table, in the shape `Deno.dlopen` takes (and the Node backend reads). */
+export interface SymbolDefinition {
+  /** Parameter types, in order. */
+  readonly parameters: readonly NativeType[];
+  /** Result type. */
+  readonly result: NativeType;
+  /** The call waits: run it off the JavaScript thread, returning a promise. */
+  readonly nonblocking?: boolean;
+  /** The library may lack it (the symbol is then `null`). */
+  readonly optional?: boolean;
+}
+
 /** The symbol table, shared by every runtime backend. */
 export const symbols = {
   /** `hl_abi_version() -> u32` */
@@ -192,66 +207,33 @@ export const symbols = {
     result: "i32",
     optional: true,
   },
-} as const satisfies Deno.ForeignLibraryInterface;
+} as const satisfies Record<string, SymbolDefinition>;
 
 /** A byte or float buffer the native side reads or writes during one call. */
 export type NativeBuffer = Uint8Array | Uint32Array | Float64Array;
 
+/** The JavaScript type of one parameter or result type of the table. */
+type JsType<T> = T extends "buffer" ? NativeBuffer : number;
+
+/** The function a table entry describes, as every backend exposes it. */
+type NativeFn<D> = D extends {
+  readonly parameters: infer P extends readonly unknown[];
+  readonly result: infer R;
+} ? (
+    ...args: { -readonly [K in keyof P]: JsType<P[K]> }
+  ) => D extends { readonly nonblocking: true } ? Promise<JsType<R>>
+    : JsType<R>
+  : never;
+
 /**
  * The native functions as every backend exposes them: plain numbers and
- * typed arrays, nothing runtime specific. `ffi/deno.ts` builds it from
- * `Deno.dlopen`; a Node backend builds the same shape from the same table.
+ * typed arrays, nothing runtime specific, derived from {@linkcode symbols}
+ * (an optional symbol is `null` when the library lacks it). `ffi/deno.ts`
+ * builds it with `Deno.dlopen`; a Node backend builds the same shape from the
+ * same table.
  */
-export interface NativeSymbols {
-  hl_abi_version(): number;
-  hl_now(): number;
-  hl_client_open(
-    cfg: Uint8Array,
-    cfgLen: number,
-    outHandle: Uint32Array,
-    err: Uint8Array,
-    errCap: number,
-  ): number;
-  hl_client_close(h: number): number;
-  hl_client_wake(h: number): number;
-  hl_client_fault(h: number, kind: number): number;
-  hl_client_bell_listen(h: number, path: Uint8Array, len: number): number;
-  hl_client_bell_accept(h: number): number;
-  hl_client_arm(h: number): number;
-  hl_client_wait(h: number, timeoutMs: number): Promise<number>;
-  hl_client_drain(h: number, buf: Uint8Array, maxRecords: number): number;
-  hl_client_poll(h: number, buf: Uint8Array, maxRecords: number, timeoutUs: number): number;
-  hl_client_submit(
-    h: number,
-    asset: number,
-    orderId: number,
-    side: number,
-    price: number,
-    qty: number,
-    tif: number,
-    ordType: number,
-  ): number;
-  hl_client_cancel(h: number, asset: number, orderId: number): number;
-  hl_client_position(h: number, asset: number, out: Float64Array): number;
-  hl_client_depth(h: number, asset: number, levels: number, out: Float64Array): number;
-  hl_client_orders(h: number, asset: number, buf: Uint8Array, maxRecords: number): number;
-  hl_client_stats(h: number, out: Float64Array, n: number): number;
-  hl_last_error(h: number, buf: Uint8Array, cap: number): number;
-  hl_client_take_message(h: number, buf: Uint8Array, cap: number): number;
-  hl_cleanup_stale(): number;
-  hl_sim_start:
-    | ((
-      cfg: Uint8Array,
-      cfgLen: number,
-      outHandle: Uint32Array,
-      err: Uint8Array,
-      errCap: number,
-    ) => number)
-    | null;
-  hl_sim_stop: ((h: number) => number) | null;
-  hl_sim_fault: ((h: number, fault: number, value: number) => number) | null;
-  hl_sim_stats: ((h: number, out: Float64Array, n: number) => number) | null;
-  hl_sim_book:
-    | ((h: number, asset: number, levels: number, out: Float64Array) => number)
-    | null;
-}
+export type NativeSymbols = {
+  readonly [K in keyof typeof symbols]: typeof symbols[K] extends { readonly optional: true }
+    ? NativeFn<typeof symbols[K]> | null
+    : NativeFn<typeof symbols[K]>;
+};

@@ -1,0 +1,57 @@
+/**
+ * What hftlive needs from the JavaScript runtime, behind one small
+ * interface, so that nothing outside `ffi/` names `Deno` or a Node module:
+ * opening the native library over the symbol table, the environment,
+ * timers that do not keep the process alive, and the Unix socket of the
+ * stream-mode doorbell. `ffi/deno.ts` implements it over `Deno.*`.
+ *
+ * @module
+ */
+
+import type { NativeSymbols } from "./symbols.ts";
+
+/** The part of a connected Unix socket the doorbell uses. */
+export interface UnixConn {
+  /** Reads into `p`: the number of bytes read, or null at end of stream. */
+  read(p: Uint8Array): Promise<number | null>;
+  /** Closes the socket (idempotent). */
+  close(): void;
+}
+
+/** A JavaScript runtime as hftlive uses it. */
+export interface Runtime {
+  /** Runtime name, for messages. */
+  readonly name: "deno" | "node";
+  /** Operating system: "linux", "darwin", "windows", … */
+  readonly os: string;
+  /** This process's id. */
+  readonly pid: number;
+  /**
+   * Opens the native library at `path` over the symbol table. Throws a
+   * {@linkcode PermissionDenied} when the runtime does not allow FFI, any other
+   * error when the file cannot be loaded. The library is never closed.
+   */
+  open(path: string): NativeSymbols;
+  /** An environment variable, or undefined (also when reading it is not permitted). */
+  env(name: string): string | undefined;
+  /** A file path from a `file:` URL. */
+  fromFileUrl(url: URL): string;
+  /** Keeps a timer from holding the process open. */
+  unrefTimer(id: ReturnType<typeof setTimeout>): void;
+  /**
+   * Whether this process may use a Unix socket at `path` (connect, read,
+   * write); false when the runtime has no Unix sockets.
+   */
+  unixSocketAllowed(path: string): boolean;
+  /** Connects to the Unix stream socket at `path`. */
+  connectUnix(path: string): Promise<UnixConn>;
+}
+
+/** The runtime refused an operation for lack of a permission (e.g. `--allow-ffi`). */
+export class PermissionDenied extends Error {
+  /** Creates the error. */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "PermissionDenied";
+  }
+}

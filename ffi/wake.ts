@@ -1,0 +1,172 @@
+/**
+ * How a stream-mode client learns that records are ready: a
+ * {@linkcode WakeSource} the pump loops on. Two kinds:
+ *
+ * - `"socket"` (the doorbell): the client arms it with a synchronous call when
+ *   it finds nothing ready; the engine then writes one byte to a Unix socket
+ *   that the runtime's own event loop watches (no thread hop). The socket file
+ *   is removed as soon as it is connected.
+ * - `"wait"`: one pending `nonblocking` native wait, returned through the
+ *   runtime's blocking thread pool.
+ *
+ * Both wake at least every 250 ms for the client's periodic work.
+ *
+ * @module
+ */
+
+import { NativeError } from "../errors.ts";
+import type { NativeClient } from "./native.ts";
+import type { UnixConn } from "./runtime.ts";
+
+/** How often a sleeping pump wakes for periodic work (ms). */
+const TICK_MS = 250;
+
+/**
+ * A wake-up the pump loops on: `ready()` says what is there now (for the
+ * doorbell it also arms it), `sleep()` waits for the next wake-up.
+ */
+export interface WakeSource {
+  /** `"socket"` or `"wait"` (turns to `"wait"` if connecting the doorbell fails). */
+  readonly kind: "socket" | "wait";
+  /** Prepares the source (connects the doorbell); call once before the loop. */
+  start(): Promise<void>;
+  /** Records ready now (> 0, drain them), none (0), or a failure status (< 0). */
+  ready(): number;
+  /**
+   * Sleeps until the next wake-up. Resolves with a number for the pump to
+   * handle like a wait's result (> 0 ready, 0 a timeout or tick, < 0 a status),
+   * or undefined when it was rung (call `ready()` again). Rejects when the
+   * doorbell fails or the core closed it.
+   */
+  sleep(): Promise<number | undefined>;
+  /** Releases the source (idempotent). */
+  close(): void;
+}
+
+class WaitWake implements WakeSource {
+  readonly kind = "wait";
+  readonly #native: NativeClient;
+
+  constructor(native: NativeClient) {
+    this.#native = native;
+  }
+
+  start(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  ready(): number {
+    return 0;
+  }
+
+  sleep(): Promise<number> {
+    return this.#native.wait(TICK_MS);
+  }
+
+  close(): void {}
+}
+
+class BellWake implements WakeSource {
+  #kind: "socket" | "wait" = "socket";
+  readonly #native: NativeClient;
+  readonly #path: string;
+  #conn: UnixConn | undefined;
+  #fallback: WaitWake | undefined;
+  readonly #buf = new Uint8Array(256);
+  #reading = false;
+  #readDone = false;
+  #readResult: number | null = 0;
+  #readError: unknown;
+  #wakeUp: (() => void) | undefined;
+  #tick: ReturnType<typeof setInterval> | undefined;
+
+  constructor(native: NativeClient, path: string) {
+    this.#native = native;
+    this.#path = path;
+  }
+
+  get kind(): "socket" | "wait" {
+    return this.#kind;
+  }
+
+  async start(): Promise<void> {
+    const native = this.#native;
+    try {
+      this.#conn = await native.lib.runtime.connectUnix(this.#path);
+    } catch {
+      native.bellAccept(); // removes the listener and its file
+      return this.#fallBack();
+    }
+    if (!native.bellAccept()) {
+      this.#conn.close();
+      this.#conn = undefined;
+      return this.#fallBack();
+    }
+    // One timer for the periodic work, not one per sleep (no timer work on the wake-up path).
+    this.#tick = setInterval(() => this.#wakeUp?.(), TICK_MS);
+  }
+
+  #fallBack(): void {
+    this.#kind = "wait";
+    this.#fallback = new WaitWake(this.#native);
+  }
+
+  ready(): number {
+    return this.#fallback !== undefined ? 0 : this.#native.arm();
+  }
+
+  async sleep(): Promise<number | undefined> {
+    if (this.#fallback !== undefined) return this.#fallback.sleep();
+    const conn = this.#conn!;
+    if (!this.#reading) {
+      // One read pending at a time with one handler (a Promise.race per sleep would pile
+      // reactions onto that read while idle).
+      this.#reading = true;
+      this.#readDone = false;
+      conn.read(this.#buf).then((r) => {
+        this.#readDone = true;
+        this.#readResult = r;
+        this.#wakeUp?.();
+      }, (e: unknown) => {
+        this.#readDone = true;
+        this.#readError = e;
+        this.#wakeUp?.();
+      });
+    }
+    if (!this.#readDone) {
+      await new Promise<void>((resolve) => (this.#wakeUp = resolve));
+      this.#wakeUp = undefined;
+    }
+    if (!this.#readDone) return 0; // the tick
+    this.#reading = false;
+    if (this.#readError !== undefined) throw this.#readError;
+    if (this.#readResult === null) {
+      // The core closed its end: the client is closing (or was collected and finalized).
+      throw new NativeError("The doorbell socket was closed by the core");
+    }
+    return undefined;
+  }
+
+  close(): void {
+    if (this.#tick !== undefined) clearInterval(this.#tick);
+    this.#tick = undefined;
+    try {
+      this.#conn?.close();
+    } catch { /* already closed */ }
+    this.#conn = undefined;
+  }
+}
+
+/**
+ * The wake source of a stream-mode client: the doorbell when `preferred` is
+ * `"socket"` and the runtime allows a Unix socket in /tmp (the core then
+ * listens at once, so the kind is known when this returns), else the native wait.
+ */
+export function openWake(native: NativeClient, preferred: "socket" | "wait"): WakeSource {
+  if (preferred === "socket") {
+    const rt = native.lib.runtime;
+    const path = `/tmp/hftlive-${rt.pid}-${native.handle}-${Math.floor(Math.random() * 1e9)}.sock`;
+    if (rt.unixSocketAllowed(path) && native.bellListen(path)) return new BellWake(native, path);
+  }
+  return new WaitWake(native);
+}

@@ -1,0 +1,545 @@
+/**
+ * The order desk: everything a client does with orders between the caller
+ * and the core — validation and the rate limit before a request goes out,
+ * the order tracker, waiters (`wait: true`), fills derived from order
+ * updates, the grace period that lets a rejection's code arrive, cancels
+ * deferred to an order's acknowledgement, `cancelAll`, and what a
+ * connector restart or a close means for outstanding requests.
+ *
+ * It reaches the core only through an {@linkcode OrderPort} and reports only
+ * through a {@linkcode DeskSink}, so it is tested without the native library.
+ *
+ * @example
+ * ```ts
+ * import { OrderDesk } from "./order_desk.ts";
+ * import { Side } from "./models.ts";
+ *
+ * const sent: number[] = [];
+ * const desk = new OrderDesk({
+ *   instruments: [{ connector: "c", symbol: "s", tickSize: 0.1, lotSize: 1 }],
+ *   port: { submit: (v) => void sent.push(v.orderId), cancel: () => {}, now: () => 0 },
+ *   sink: { deliver: () => {}, error: () => {} },
+ *   waitTimeoutMs: 1000,
+ * });
+ * const o = desk.submit({ side: Side.Buy, price: 10, qty: 1 });
+ * console.log(sent[0] === o.orderId); // true
+ * ```
+ *
+ * @module
+ */
+
+import {
+  CancelAllError,
+  ClosedError,
+  ConnectionError,
+  InvalidOrderStatusError,
+  OrderNotFoundError,
+  TimeoutError,
+  ValidationError,
+} from "./errors.ts";
+import type { HealthRecorder } from "./health.ts";
+import {
+  type ErrorEvent,
+  ErrorKind,
+  type Fill,
+  isTerminalStatus,
+  type Order,
+  type OrderRequest,
+  OrderStatus,
+  orderStatusName,
+  type OrderUpdate,
+  type Side,
+} from "./models.ts";
+import {
+  type InstrumentSpec,
+  nextOrderId,
+  OrderTracker,
+  type RateLimit,
+  TokenBucket,
+  validateOrder,
+  type ValidOrder,
+} from "./orders.ts";
+
+/**
+ * Options of requests that can wait for the connector's answer.
+ *
+ * @example
+ * ```ts
+ * import type { WaitOptions } from "./order_desk.ts";
+ * const o: WaitOptions = { wait: true, timeoutMs: 2000 };
+ * ```
+ */
+export interface WaitOptions {
+  /** Resolve on the first response instead of returning at once. */
+  readonly wait?: boolean;
+  /** Timeout of the wait (ms; default the client's `waitTimeoutMs`). */
+  readonly timeoutMs?: number;
+  /** Aborts the wait (not the request). */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * How the desk reaches the core. `submit` and `cancel` throw the core's
+ * refusal as a typed error (nothing was sent then).
+ *
+ * @example
+ * ```ts
+ * import type { OrderPort } from "./order_desk.ts";
+ * const port: OrderPort = { submit: () => {}, cancel: () => {}, now: () => Date.now() * 1e6 };
+ * ```
+ */
+export interface OrderPort {
+  /** Sends a new order. */
+  submit(order: ValidOrder): void;
+  /** Sends a cancel. */
+  cancel(asset: number, orderId: number): void;
+  /** The core's clock (ns since the Unix epoch). */
+  now(): number;
+}
+
+/**
+ * Where the desk's events go: order updates and fills to the client's
+ * streams and callbacks, and client-side problems as `error` events.
+ *
+ * @example
+ * ```ts
+ * import type { DeskSink } from "./order_desk.ts";
+ * const sink: DeskSink = { deliver: (e) => console.log(e.type), error: (e) => console.error(e) };
+ * ```
+ */
+export interface DeskSink {
+  /** An order update or a fill. */
+  deliver(ev: OrderUpdate | Fill): void;
+  /** A client-side error event. */
+  error(ev: ErrorEvent): void;
+}
+
+/**
+ * Options of an {@linkcode OrderDesk}.
+ *
+ * @example
+ * ```ts
+ * import type { OrderDeskOptions } from "./order_desk.ts";
+ * const o: Omit<OrderDeskOptions, "port" | "sink"> = {
+ *   instruments: [{ connector: "c", symbol: "s", tickSize: 0.1, lotSize: 1 }],
+ *   waitTimeoutMs: 10_000,
+ * };
+ * ```
+ */
+export interface OrderDeskOptions {
+  /** The instruments, by asset index. */
+  readonly instruments: readonly InstrumentSpec[];
+  /** The core. */
+  readonly port: OrderPort;
+  /** Where events go. */
+  readonly sink: DeskSink;
+  /** Default timeout of waits (ms). */
+  readonly waitTimeoutMs: number;
+  /** Finished orders kept for `get(id)` (default 10,000). */
+  readonly keepFinishedOrders?: number;
+  /** Optional token bucket on submit and cancel. */
+  readonly rateLimit?: RateLimit;
+  /** Latency windows and counters (optional). */
+  readonly health?: HealthRecorder;
+  /** The price a market order without one gets (best ask for a buy, best bid for a sell). */
+  readonly marketPrice?: (asset: number, side: Side) => number;
+  /** Called when a wait starts (the client keeps itself alive while something waits). */
+  readonly onWait?: () => void;
+}
+
+interface Waiter {
+  readonly kind: "submit" | "cancel";
+  readonly orderId: number;
+  readonly resolve: (o: Order) => void;
+  readonly reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+  /** A Rejected update arrived; waiting (briefly) for its error code. */
+  rejected?: Order;
+  cleanup?: () => void;
+}
+
+/** How long a wait that saw a rejection waits for the ERROR record carrying its code. */
+export const REJECT_CODE_GRACE_MS = 200;
+
+const toError = (e: unknown): Error => e instanceof Error ? e : new Error(String(e));
+
+/**
+ * This client's orders and the requests in flight about them.
+ *
+ * @example
+ * ```ts
+ * import { OrderDesk } from "./order_desk.ts";
+ * const desk = new OrderDesk({
+ *   instruments: [{ connector: "c", symbol: "s", tickSize: 1, lotSize: 1 }],
+ *   port: { submit: () => {}, cancel: () => {}, now: () => 0 },
+ *   sink: { deliver: () => {}, error: () => {} },
+ *   waitTimeoutMs: 100,
+ * });
+ * console.log(desk.active().length); // 0
+ * ```
+ */
+export class OrderDesk {
+  readonly #specs: readonly InstrumentSpec[];
+  readonly #port: OrderPort;
+  readonly #sink: DeskSink;
+  readonly #health: HealthRecorder | undefined;
+  readonly #marketPrice: ((asset: number, side: Side) => number) | undefined;
+  readonly #onWait: (() => void) | undefined;
+  readonly #waitTimeoutMs: number;
+  readonly #tracker: OrderTracker;
+  readonly #limiter: TokenBucket | undefined;
+  readonly #waiters = new Map<number, Waiter[]>();
+
+  /** A desk with no orders. */
+  constructor(options: OrderDeskOptions) {
+    this.#specs = options.instruments;
+    this.#port = options.port;
+    this.#sink = options.sink;
+    this.#health = options.health;
+    this.#marketPrice = options.marketPrice;
+    this.#onWait = options.onWait;
+    this.#waitTimeoutMs = options.waitTimeoutMs;
+    this.#limiter = options.rateLimit ? new TokenBucket(options.rateLimit) : undefined;
+    this.#tracker = new OrderTracker(options.keepFinishedOrders ?? 10_000);
+  }
+
+  /** Requests refused by the rate limit so far. */
+  get rateLimited(): number {
+    return this.#limiter?.refused ?? 0;
+  }
+
+  /** Whether any wait is pending. */
+  get waiting(): boolean {
+    return this.#waiters.size > 0;
+  }
+
+  /** An order by id (active or recently finished). */
+  get(orderId: number): Order | undefined {
+    return this.#tracker.get(orderId);
+  }
+
+  /** Active orders (optionally of one asset), by id. */
+  active(asset?: number): Order[] {
+    return this.#tracker.active(asset);
+  }
+
+  // ------------------------------------------------------------ requests
+
+  /** Validates, rounds and sends a new order; returns it as submitted (status None). */
+  submit(req: OrderRequest, orderId: number = req?.orderId ?? nextOrderId()): Order {
+    const v = validateOrder(req, orderId, this.#specs, this.#marketPrice);
+    this.#tracker.checkUnused(orderId);
+    this.#limiter?.take(`Cannot submit order ${orderId}`);
+    this.#port.submit(v);
+    return this.#tracker.submitted(v, this.#port.now());
+  }
+
+  /**
+   * Sends a cancel. Throws {@linkcode OrderNotFoundError} for an unknown id and
+   * {@linkcode InvalidOrderStatusError} for a finished order; the core refuses
+   * one with a request in flight. `limit: false` skips the rate limit.
+   */
+  cancel(orderId: number, limit = true): Order {
+    const what = `Cannot cancel order ${orderId}`;
+    const o = this.#tracker.get(orderId);
+    if (o === undefined) {
+      throw new OrderNotFoundError(`${what}: no such order on this client`, { orderId });
+    }
+    if (isTerminalStatus(o.status)) {
+      throw new InvalidOrderStatusError(`${what}: it is ${orderStatusName(o.status)}`, { orderId });
+    }
+    if (limit) this.#limiter?.take(what);
+    this.#port.cancel(o.asset, orderId);
+    this.#tracker.cancelRequested(orderId, this.#port.now());
+    return this.#tracker.get(orderId)!;
+  }
+
+  /** Checks an asset index (`what` prefixes the message). */
+  checkAsset(asset: number, what: string): void {
+    if (!Number.isInteger(asset) || asset < 0 || asset >= this.#specs.length) {
+      throw new ValidationError(
+        `${what}: asset ${asset} is not configured (0..${this.#specs.length - 1})`,
+      );
+    }
+  }
+
+  /**
+   * Cancels every active order (of one asset, or all): see `LiveClient.cancelAll`.
+   * Returns the ids covered, or with `wait` a promise of their final states.
+   */
+  cancelAll(asset: number | undefined, options?: WaitOptions): number[] | Promise<Order[]> {
+    const what = "Cannot cancel all orders";
+    if (asset !== undefined) this.checkAsset(asset, what);
+    const active = this.#tracker.active(asset);
+    const send = active.filter((o) => o.req === OrderStatus.None && o.status !== OrderStatus.None);
+    const defer = active.filter((o) =>
+      o.req === OrderStatus.New && !this.#tracker.hasCancelOnAck(o.orderId)
+    );
+    // Cancelling everything reduces risk: the client's own rate limit never refuses it, it
+    // borrows the tokens (later requests are refused until the debt is repaid).
+    this.#limiter?.force(send.length + defer.length);
+    const sent: number[] = [];
+    const failed: { orderId: number; error: Error }[] = [];
+    for (const o of send) {
+      try {
+        this.cancel(o.orderId, false);
+        sent.push(o.orderId);
+      } catch (e) {
+        failed.push({ orderId: o.orderId, error: toError(e) });
+      }
+    }
+    for (const o of defer) {
+      this.#tracker.cancelOnAck(o.orderId);
+      sent.push(o.orderId);
+    }
+    const refused = new Set(failed.map((f) => f.orderId));
+    const ids = active.map((o) => o.orderId).filter((id) => !refused.has(id));
+    const waits = options?.wait
+      ? ids.map((id) => this.wait("cancel", this.#tracker.get(id)!, options))
+      : [];
+    if (failed.length > 0) {
+      const settled = waits.length > 0 ? Promise.allSettled(waits) : undefined;
+      throw new CancelAllError(
+        `${what}: ${failed.length} of ${active.length} cancels were refused (${
+          failed.map((f) => `${f.orderId}: ${f.error.message}`).join("; ")
+        }); the others were sent`,
+        sent,
+        failed,
+        settled,
+      );
+    }
+    return options?.wait ? Promise.all(waits) : ids;
+  }
+
+  /**
+   * Waits for the answer to the `kind` request about `o`: resolves on the first
+   * response, rejects with {@linkcode TimeoutError}, or with the abort reason.
+   */
+  wait(kind: "submit" | "cancel", o: Order, options: WaitOptions): Promise<Order> {
+    const timeoutMs = options.timeoutMs ?? this.#waitTimeoutMs;
+    const { promise, resolve, reject } = Promise.withResolvers<Order>();
+    const w: Waiter = { kind, orderId: o.orderId, resolve, reject, timer: undefined };
+    w.timer = setTimeout(() => {
+      this.#finish(
+        w,
+        new TimeoutError(
+          `Order ${o.orderId}: no answer to the ${kind} within ${timeoutMs} ms; the outcome is unknown`,
+          { orderId: o.orderId, ambiguous: true },
+        ),
+      );
+    }, timeoutMs);
+    const signal = options.signal;
+    if (signal !== undefined) {
+      const onAbort = (): void => this.#finish(w, signal.reason ?? new Error("aborted"));
+      if (signal.aborted) {
+        queueMicrotask(onAbort);
+      } else {
+        signal.addEventListener("abort", onAbort, { once: true });
+        w.cleanup = () => signal.removeEventListener("abort", onAbort);
+      }
+    }
+    let list = this.#waiters.get(o.orderId);
+    if (list === undefined) this.#waiters.set(o.orderId, list = []);
+    this.#onWait?.();
+    list.push(w);
+    return promise;
+  }
+
+  // -------------------------------------------------------------- events
+
+  /** An ORDER record from the core (`recvTs` stamped). */
+  onOrder(raw: OrderUpdate): void {
+    const { order, previous, illegal } = this.#tracker.apply(raw);
+    if (illegal !== undefined || order === undefined) {
+      if (this.#health) this.#health.illegalTransitions++;
+      this.#error(
+        raw.asset,
+        0,
+        raw.orderId,
+        illegal ?? `Order ${raw.orderId}: update ignored`,
+        raw.recvTs,
+      );
+      return;
+    }
+    const ev: OrderUpdate = { ...order, type: "order", recvTs: raw.recvTs, updateTs: raw.recvTs };
+    this.#health?.orderUpdate(ev, previous);
+    this.#sink.deliver(ev);
+    const fill = this.#fill(ev, previous);
+    if (fill !== undefined) this.#sink.deliver(fill);
+    this.#settle(ev, previous);
+    // A cancel asked for before the acknowledgement goes out now.
+    // (The tracker's state, not `ev`: a callback above may have cancelled the order already.)
+    const now = this.#tracker.get(ev.orderId);
+    if (now !== undefined && this.#tracker.takeCancelOnAck(now)) {
+      this.#sendDeferredCancel(ev.orderId);
+    }
+  }
+
+  /** An order update that lowered the leaves quantity is a fill. */
+  #fill(ev: OrderUpdate, previous: Order | undefined): Fill | undefined {
+    const prevLeaves = previous?.leavesQty ?? ev.qty;
+    if (
+      !(ev.status === OrderStatus.Filled || ev.status === OrderStatus.PartiallyFilled) ||
+      !(ev.leavesQty < prevLeaves)
+    ) {
+      return undefined;
+    }
+    const qty = Number((prevLeaves - ev.leavesQty).toPrecision(12));
+    // One execution per update is what connectors send over their streams; an update that
+    // covers more (a REST answer: cumulative quantity, no price) or follows a lost one gives
+    // a fill whose price is not known for all of its quantity.
+    const exact = ev.execPrice > 0 && Math.abs(ev.execQty - qty) <= 1e-9 * Math.max(1, qty);
+    if (!exact && this.#health) this.#health.inexactFills++;
+    return {
+      type: "fill",
+      asset: ev.asset,
+      orderId: ev.orderId,
+      side: ev.side,
+      price: ev.execPrice > 0 ? ev.execPrice : NaN,
+      qty,
+      leavesQty: ev.leavesQty,
+      maker: ev.maker,
+      exact,
+      exchTs: ev.exchTs,
+      recvTs: ev.recvTs,
+    };
+  }
+
+  #settle(ev: Order, previous: Order | undefined): void {
+    const ws = this.#waiters.get(ev.orderId);
+    if (ws === undefined) return;
+    for (const w of [...ws]) {
+      if (w.kind === "submit") {
+        if (ev.status === OrderStatus.Rejected && ev.rejectCode === undefined) {
+          // Hold briefly for the ERROR record carrying the exchange's code.
+          w.rejected = ev;
+          if (w.timer !== undefined) clearTimeout(w.timer);
+          w.timer = setTimeout(
+            () => this.#finish(w, this.#tracker.get(ev.orderId) ?? ev),
+            REJECT_CODE_GRACE_MS,
+          );
+          continue;
+        }
+        this.#finish(w, ev);
+      } else {
+        const settled = isTerminalStatus(ev.status) ||
+          (ev.req === OrderStatus.None && !this.#tracker.hasCancelOnAck(ev.orderId));
+        if (settled && previous !== undefined) this.#finish(w, ev);
+      }
+    }
+  }
+
+  #sendDeferredCancel(orderId: number): void {
+    try {
+      this.cancel(orderId, false);
+    } catch (e) {
+      const o = this.#tracker.get(orderId);
+      this.#error(
+        o?.asset ?? -1,
+        (e as { status?: number }).status ?? 0,
+        orderId,
+        `Order ${orderId}: the cancel deferred to its acknowledgement could not be sent: ${
+          toError(e).message
+        }`,
+      );
+      for (const w of [...(this.#waiters.get(orderId) ?? [])]) {
+        if (w.kind === "cancel") this.#finish(w, toError(e));
+      }
+    }
+  }
+
+  /** An ERROR record: an order rejection's code settles the wait held for it. */
+  onError(ev: ErrorEvent): void {
+    if (ev.kind !== ErrorKind.OrderError || ev.orderId <= 0) return;
+    const o = this.#tracker.setRejection(ev.orderId, ev.code, ev.message);
+    if (o === undefined || o.status !== OrderStatus.Rejected) return;
+    for (const w of [...(this.#waiters.get(ev.orderId) ?? [])]) {
+      if (w.rejected !== undefined) this.#finish(w, o);
+    }
+  }
+
+  /**
+   * A connector went away: requests about orders of its instruments (`ofConnector`)
+   * have an unknown outcome. Deferred cancels are dropped (nothing is sent later on their
+   * behalf) and their waits reject with an ambiguous {@linkcode ConnectionError}.
+   */
+  connectorDown(name: string, ofConnector: (asset: number) => boolean): void {
+    this.#tracker.dropCancelOnAck((o) => ofConnector(o.asset));
+    for (const [id, ws] of [...this.#waiters]) {
+      const o = this.#tracker.get(id);
+      if (o === undefined || !ofConnector(o.asset)) continue;
+      for (const w of [...ws]) {
+        this.#finish(
+          w,
+          new ConnectionError(
+            `Order ${id}: connector "${name}" went away before answering; the outcome is unknown`,
+            { orderId: id, ambiguous: true },
+          ),
+        );
+      }
+    }
+  }
+
+  /**
+   * After a connector restart: orders of `asset` held as active, requested before
+   * `after` and not reported by the connector (`seen`) are unknown to it. They are
+   * marked Expired (the outcome is ambiguous) and reported on `errors`.
+   */
+  reconcile(asset: number, seen: ReadonlySet<number>, after: number, connector: string): void {
+    for (const o of this.#tracker.active(asset)) {
+      if (seen.has(o.orderId) || o.requestTs > after) continue;
+      const done = this.#tracker.finish(o.orderId, OrderStatus.Expired);
+      if (done === undefined) continue;
+      const ts = this.#port.now();
+      this.#sink.deliver({ ...done, type: "order", recvTs: ts, updateTs: ts });
+      this.#error(
+        asset,
+        0,
+        o.orderId,
+        `Order ${o.orderId}: not reported by the restarted connector "${connector}"; marked Expired (ambiguous)`,
+        ts,
+      );
+    }
+  }
+
+  /** Rejects every pending wait (the client closed; `failure` is why it stopped, if it failed). */
+  close(why: string, failure: Error | undefined): void {
+    for (const ws of [...this.#waiters.values()]) {
+      for (const w of [...ws]) {
+        this.#finish(
+          w,
+          new ClosedError(`Order ${w.orderId}: no answer before ${why}`, {
+            orderId: w.orderId,
+            ambiguous: true,
+            cause: failure,
+          }),
+        );
+      }
+    }
+  }
+
+  #finish(w: Waiter, value: Order | Error): void {
+    const ws = this.#waiters.get(w.orderId);
+    if (ws === undefined) return;
+    const i = ws.indexOf(w);
+    if (i < 0) return;
+    ws.splice(i, 1);
+    if (ws.length === 0) this.#waiters.delete(w.orderId);
+    if (w.timer !== undefined) clearTimeout(w.timer);
+    w.cleanup?.();
+    if (value instanceof Error) w.reject(value);
+    else w.resolve(value);
+  }
+
+  #error(asset: number, code: number, orderId: number, message: string, ts?: number): void {
+    this.#sink.error({
+      type: "error",
+      kind: ErrorKind.Client,
+      asset,
+      code,
+      orderId,
+      message,
+      ts: ts ?? this.#port.now(),
+    });
+  }
+}

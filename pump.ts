@@ -1,0 +1,69 @@
+/**
+ * The stream-mode pump: sleeps on the client's {@linkcode WakeSource}, then
+ * has the client drain and deliver everything ready, until the client closes,
+ * fails or is collected.
+ *
+ * It sees the client only as a {@linkcode PumpHost} behind a `WeakRef`, and
+ * only inside the three helpers below, none of which awaits: no local of the
+ * pump can hold the client across an `await`, so a client dropped without
+ * `close()` can be collected while the pump sleeps; its finalizer then closes
+ * the native client, which wakes the sleep, and the pump ends (nothing keeps
+ * the process alive).
+ *
+ * @module
+ */
+
+import type { WakeSource } from "./ffi/wake.ts";
+
+/** What the pump may ask of the client. */
+export interface PumpHost {
+  /**
+   * Handles a wake-up result (> 0 records ready, 0 a timeout or tick, < 0 a
+   * failure status) and drains; false when the pump should stop.
+   */
+  step(waited: number): boolean;
+  /** The client is closing: the pump stops. */
+  stopping(): boolean;
+  /** The pump cannot go on (the client reports it and closes). */
+  fail(error: unknown): void;
+}
+
+function step(ref: WeakRef<PumpHost>, waited: number): boolean {
+  const h = ref.deref();
+  return h !== undefined && !h.stopping() && h.step(waited);
+}
+
+function gone(ref: WeakRef<PumpHost>): boolean {
+  const h = ref.deref();
+  return h === undefined || h.stopping();
+}
+
+function fail(ref: WeakRef<PumpHost>, e: unknown): void {
+  const h = ref.deref();
+  if (h !== undefined && !h.stopping()) h.fail(e);
+}
+
+/**
+ * Runs the pump until the host stops; resolves when it has (never rejects).
+ * Waits first, drains after: nothing is delivered before the caller of
+ * `connect()` has had the chance to attach callbacks and streams.
+ */
+export async function runPump(host: WeakRef<PumpHost>, wake: WakeSource): Promise<void> {
+  try {
+    await wake.start();
+    for (;;) {
+      const n = wake.ready();
+      if (n !== 0) {
+        if (!step(host, n)) return;
+        continue;
+      }
+      if (gone(host)) return;
+      const r = await wake.sleep();
+      if (r !== undefined && !step(host, r)) return;
+    }
+  } catch (e) {
+    fail(host, e);
+  } finally {
+    wake.close();
+  }
+}

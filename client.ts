@@ -57,27 +57,22 @@ import {
   InvalidOrderStatusError,
   ModeError,
   NativeError,
-  TimeoutError,
   ValidationError,
 } from "./errors.ts";
 import { Callbacks } from "./callbacks.ts";
-import { Connectivity, type Transition } from "./connectivity.ts";
-import { type DecodedEvent, RECORD_TYPES } from "./ffi/codec.ts";
+import { Connectivity } from "./connectivity.ts";
+import { RECORD_TYPES } from "./ffi/codec.ts";
 import { NativeClient, type NativeStats } from "./ffi/native.ts";
 import { openWake, type WakeSource } from "./ffi/wake.ts";
 import { HealthRecorder } from "./health.ts";
 import {
   type BookUpdate,
   type ConnectionHealth,
-  type ConnectorEvent,
   type DepthClear,
   type DepthSnapshot,
   type DepthUpdate,
   type ErrorEvent,
-  ErrorKind,
-  errorKindName,
   type Fill,
-  type InstrumentEvent,
   type InstrumentHealth,
   type LiveEvent,
   type Order,
@@ -99,52 +94,14 @@ import {
 } from "./options.ts";
 import { type InstrumentSpec, nextOrderId } from "./orders.ts";
 import { type PumpHost, runPump } from "./pump.ts";
+import { type ClientEvents, EventRouter } from "./router.ts";
 import { StreamHub, type StreamItem, type StreamKind, type StreamOptions } from "./streams.ts";
 
 export type { ConnectOptions, DepthKind, InstrumentOptions } from "./options.ts";
 export type { StreamItem, StreamKind, StreamOptions } from "./streams.ts";
 export type { WaitOptions } from "./order_desk.ts";
 export type { NativeStats } from "./ffi/native.ts";
-
-/**
- * Callback events of {@linkcode LiveClient.on} and their payloads.
- *
- * @example
- * ```ts
- * import type { ClientEvents } from "./client.ts";
- * type Disconnect = ClientEvents["disconnect"]; // ConnectorEvent
- * ```
- */
-export interface ClientEvents {
-  /** A trade. */
-  trade: Trade;
-  /** A best bid/offer change. */
-  bbo: BookUpdate;
-  /** A depth change or clear. */
-  depth: DepthUpdate | DepthClear;
-  /** An order update. */
-  order: OrderUpdate;
-  /** A fill. */
-  fill: Fill;
-  /** A position change. */
-  position: PositionUpdate;
-  /** A connector, engine or client error (never swallowed). */
-  error: ErrorEvent;
-  /** A connector came up for the first time. */
-  connect: ConnectorEvent;
-  /** A connector went away (within ~liveness interval of it going). */
-  disconnect: ConnectorEvent;
-  /** A connector came back, its instruments are registered again, books rebuilt, orders reconciled. */
-  reconnect: ConnectorEvent;
-  /** An instrument got no market data for `staleAfterMs` (connector may still be alive). */
-  stale: InstrumentHealth;
-  /** A stale instrument got market data again. */
-  fresh: InstrumentHealth;
-  /** Registration progress of an instrument. */
-  instrument: InstrumentEvent;
-  /** Every event. */
-  event: LiveEvent;
-}
+export type { ClientEvents } from "./router.ts";
 
 /**
  * A live-trading client over the native core. Create it with
@@ -169,15 +126,11 @@ export class LiveClient {
   readonly #desk: OrderDesk;
   readonly #streams: StreamHub;
   readonly #callbacks = new Callbacks<ClientEvents>();
-  readonly #bbo: (BookUpdate | undefined)[];
-  readonly #unknownKinds = new Set<number>();
-  readonly #readyWaiters: ((error?: Error) => void)[] = [];
+  readonly #router: EventRouter;
   /** The pump's view of this client (held here; the pump holds it only weakly). */
   readonly #host: PumpHost | undefined;
   readonly #wakeSource: WakeSource | undefined;
   readonly #pumpDone: Promise<void> | undefined;
-  /** Where `poll()` collects the events it returns (undefined outside `poll`). */
-  #out: LiveEvent[] | undefined;
   #closing = false;
   #closed = false;
   /** Why the client stopped by itself (the error that failed the event pump), if it did. */
@@ -185,15 +138,13 @@ export class LiveClient {
   #closePromise: Promise<void> | undefined;
   #inPoll = false;
   #snapshotTimer: ReturnType<typeof setInterval> | undefined;
-  #lastTick = 0;
   #engineDrops = 0;
 
   private constructor(native: NativeClient, opts: ResolvedOptions, conn: Connectivity) {
     this.#native = native;
     this.#opts = opts;
     this.#conn = conn;
-    this.#health = new HealthRecorder(RECORD_TYPES);
-    this.#bbo = opts.instruments.map(() => undefined);
+    const health = this.#health = new HealthRecorder(RECORD_TYPES);
     this.#streams = new StreamHub({
       capacity: opts.streamCapacity,
       maxBuffered: opts.streamMaxBuffered,
@@ -201,14 +152,25 @@ export class LiveClient {
       // Reported after the push that overflowed: on callbacks, the other streams' errors and
       // the error counts.
       onOverflow: (e, _kind, asset) => {
-        if (!this.#closed) this.#clientError(asset, 0, 0, e.message);
+        if (!this.#closed) this.#router.clientError(asset, 0, 0, e.message);
       },
       onWait: () => this.#pin(),
       onCount: (kind, n) => {
-        if (kind !== "snapshots") return;
-        if (n === 0) this.#stopSnapshots();
-        else this.#startSnapshots();
+        if (kind === "snapshots") this.#router.snapshots(n > 0);
       },
+    });
+    const router = this.#router = new EventRouter({
+      streams: this.#streams,
+      callbacks: this.#callbacks,
+      connectivity: conn,
+      health,
+      connectorOf: (a) => opts.instruments[a].connector,
+      staleAfterNs: opts.staleAfterMs * 1e6,
+      now: () => native.now(),
+      depth: (a, levels) => this.depth(a, levels),
+      snapshotIntervalMs: opts.snapshotIntervalMs,
+      snapshotLevels: opts.snapshotLevels,
+      unrefTimer: (t) => native.lib.runtime.unrefTimer(t),
     });
     this.#desk = new OrderDesk({
       instruments: opts.instruments,
@@ -217,17 +179,18 @@ export class LiveClient {
         cancel: (asset, id) => native.cancel(asset, id),
         now: () => native.now(),
       },
-      sink: { deliver: (ev) => this.#deliver(ev), error: (ev) => this.#dispatch(ev) },
+      sink: router,
       waitTimeoutMs: opts.waitTimeoutMs,
       keepFinishedOrders: opts.keepFinishedOrders,
       rateLimit: opts.given.rateLimit,
-      health: this.#health,
+      health,
       marketPrice: (asset, side) => {
-        const b = this.#bbo[asset];
+        const b = router.bbo(asset);
         return b === undefined ? NaN : side === Side.Buy ? b.askPrice : b.bidPrice;
       },
       onWait: () => this.#pin(),
     });
+    router.attach(this.#desk);
     native.closeWhenCollected(this);
     if (opts.mode === "stream") {
       this.#host = {
@@ -304,7 +267,7 @@ export class LiveClient {
   /** Whether anything still consumes this client's events. */
   #inUse(): boolean {
     return this.#streams.waiting() || this.#callbacks.size > 0 || this.#desk.waiting ||
-      this.#readyWaiters.length > 0;
+      this.#router.readyWaiting;
   }
 
   /** One step of the pump: handles a wake-up's result and drains; false to stop. */
@@ -312,7 +275,7 @@ export class LiveClient {
     if (!this.#inUse()) LiveClient.#pinned.delete(this);
     try {
       if (waited < 0) throw this.#native.error(waited, "Cannot wait for events");
-      if (waited === 0) this.#tick(this.#native.now());
+      if (waited === 0) this.#router.tick(this.#native.now());
       this.#drainAll();
       return !this.#closing;
     } catch (e) {
@@ -330,7 +293,7 @@ export class LiveClient {
   #fail(e: unknown): void {
     const err = e instanceof Error ? e : new NativeError(String(e));
     this.#failure = err;
-    this.#clientError(
+    this.#router.clientError(
       -1,
       (err as { status?: number }).status ?? 0,
       0,
@@ -355,159 +318,14 @@ export class LiveClient {
     for (let i = 0; i < n; i++) {
       const ev = dec.decode(i, now);
       if (ev === undefined) {
-        this.#unknownRecord(dec.kind(i));
+        this.#router.unknownRecord(dec.kind(i));
         continue;
       }
       health.count(dec.kind(i));
-      this.#dispatch(ev);
+      this.#router.dispatch(ev);
     }
     health.endBatch(now);
-    this.#tick(now);
-  }
-
-  /** A record this version cannot decode (a newer core?): counted, reported once per kind. */
-  #unknownRecord(kind: number): void {
-    this.#health.unknownRecords++;
-    if (this.#unknownKinds.has(kind)) return;
-    this.#unknownKinds.add(kind);
-    this.#clientError(
-      -1,
-      kind,
-      0,
-      `Records of unknown kind ${kind} from the native core are skipped (counted in ` +
-        "health.unknownRecords); the library and the TypeScript module may be of different versions",
-    );
-  }
-
-  /** Reports a client-side problem as an `error` event (streams, callbacks, counts). */
-  #clientError(asset: number, code: number, orderId: number, message: string): void {
-    this.#dispatch({
-      type: "error",
-      kind: ErrorKind.Client,
-      asset,
-      code,
-      orderId,
-      message,
-      ts: this.#native.now(),
-    });
-  }
-
-  // ---------------------------------------------------------- routing
-
-  #dispatch(ev: DecodedEvent | ErrorEvent): void {
-    const streams = this.#streams;
-    const cb = this.#callbacks;
-    switch (ev.type) {
-      case "trade":
-        this.#market(ev);
-        streams.fan("trades", ev);
-        cb.emit("trade", ev);
-        break;
-      case "depth":
-      case "depthClear":
-        if (ev.exchTs > 0 && ev.localTs > 0) this.#conn.market(ev.asset, ev.recvTs);
-        streams.fan("depthUpdates", ev);
-        cb.emit("depth", ev);
-        break;
-      case "bbo":
-        this.#bbo[ev.asset] = ev;
-        this.#market(ev);
-        streams.fan("bookUpdates", ev);
-        cb.emit("bbo", ev);
-        break;
-      case "order":
-        this.#conn.orderSeen(ev.asset, ev.orderId);
-        this.#desk.onOrder(ev); // delivers through #deliver
-        return;
-      case "position":
-        streams.fan("positions", ev);
-        cb.emit("position", ev);
-        break;
-      case "error":
-        this.#health.error(errorKindName(ev.kind));
-        this.#desk.onError(ev);
-        streams.fan("errors", ev);
-        cb.emit("error", ev);
-        break;
-      case "connector":
-        this.#apply(this.#conn.onConnector(ev));
-        break;
-      case "instrument":
-        this.#apply(this.#conn.onInstrument(ev));
-        cb.emit("instrument", ev);
-        break;
-      case "dropped":
-        this.#health.engineDropsReported += ev.count;
-        break;
-    }
-    this.#everywhere(ev);
-  }
-
-  /** An order update or fill from the order desk. */
-  #deliver(ev: OrderUpdate | Fill): void {
-    if (ev.type === "order") {
-      this.#streams.fan("orderUpdates", ev);
-      this.#callbacks.emit("order", ev);
-    } else {
-      this.#streams.fan("fills", ev);
-      this.#callbacks.emit("fill", ev);
-    }
-    this.#everywhere(ev);
-  }
-
-  /** What every event goes to: `poll()`'s result, the `events` stream, `event` callbacks. */
-  #everywhere(ev: LiveEvent): void {
-    this.#out?.push(ev);
-    this.#streams.fan("events", ev);
-    this.#callbacks.emit("event", ev);
-  }
-
-  #market(ev: Trade | BookUpdate): void {
-    // Snapshot-derived records carry no real timestamps (hftbacktest's fused-depth snapshot
-    // sets local_ts 0 and exch_ts to each level's age): no latency sample from them.
-    if (ev.exchTs > 0 && ev.localTs > 0) {
-      this.#conn.market(ev.asset, ev.recvTs);
-      this.#health.market(ev);
-    }
-  }
-
-  /** Acts on what connectivity reports. */
-  #apply(transitions: readonly Transition[]): void {
-    for (const t of transitions) {
-      switch (t.type) {
-        case "connect":
-          this.#callbacks.emit("connect", t.event);
-          break;
-        case "disconnect": {
-          this.#callbacks.emit("disconnect", t.event);
-          const c = t.event.connector;
-          this.#desk.connectorDown(t.event.name, (a) => this.#conn.connectorOf(a) === c);
-          break;
-        }
-        case "reconnect":
-          this.#health.reconnects++;
-          this.#callbacks.emit("reconnect", t.event);
-          break;
-        case "stale":
-        case "fresh":
-          this.#callbacks.emit(t.type, t.health);
-          break;
-        case "ready":
-          for (const w of this.#readyWaiters.splice(0)) w();
-          break;
-        case "reconcile":
-          this.#desk.reconcile(t.asset, t.seen, t.after, this.#opts.instruments[t.asset].connector);
-          break;
-      }
-    }
-  }
-
-  /** Periodic work (at most every 50 ms): rates and staleness. */
-  #tick(now: number): void {
-    if (now - this.#lastTick < 50e6) return;
-    this.#lastTick = now;
-    this.#health.roll(now);
-    this.#apply(this.#conn.tick(now, this.#opts.staleAfterMs * 1e6));
+    this.#router.tick(now);
   }
 
   #assertOpen(what: string): void {
@@ -590,38 +408,6 @@ export class LiveClient {
     return this.stream("events");
   }
 
-  #startSnapshots(): void {
-    if (this.#snapshotTimer !== undefined) return;
-    const timer = setInterval(() => {
-      if (this.#closing) return;
-      const levels = this.#opts.snapshotLevels;
-      for (let a = 0; a < this.#opts.instruments.length; a++) {
-        if (!this.#conn.isRegistered(a)) continue;
-        let s: DepthSnapshot;
-        try {
-          s = this.depth(a, levels);
-        } catch (e) {
-          if (this.#closing) return;
-          this.#clientError(
-            a,
-            (e as { status?: number }).status ?? 0,
-            0,
-            `Cannot take the snapshot of asset ${a}: ${e instanceof Error ? e.message : String(e)}`,
-          );
-          continue;
-        }
-        this.#streams.fan("snapshots", s);
-      }
-    }, this.#opts.snapshotIntervalMs);
-    this.#native.lib.runtime.unrefTimer(timer);
-    this.#snapshotTimer = timer;
-  }
-
-  #stopSnapshots(): void {
-    if (this.#snapshotTimer !== undefined) clearInterval(this.#snapshotTimer);
-    this.#snapshotTimer = undefined;
-  }
-
   /**
    * Registers a callback; returns a function that removes it. Callbacks run
    * synchronously as events are decoded (in stream mode from the client's
@@ -690,12 +476,12 @@ export class LiveClient {
     try {
       const n = this.#native.poll(timeoutMs);
       if (n > 0) {
-        this.#out = out;
+        this.#router.out = out;
         this.#process(n);
-      } else this.#tick(this.#native.now());
+      } else this.#router.tick(this.#native.now());
       return out;
     } finally {
-      this.#out = undefined;
+      this.#router.out = undefined;
       this.#inPoll = false;
     }
   }
@@ -1010,7 +796,7 @@ export class LiveClient {
   bbo(asset = 0): BookUpdate | undefined {
     this.#assertOpen("Cannot read the best bid/offer");
     this.#checkAsset(asset, "Cannot read the best bid/offer");
-    return this.#bbo[asset];
+    return this.#router.bbo(asset);
   }
 
   // ------------------------------------------------------------ health
@@ -1041,24 +827,7 @@ export class LiveClient {
         ),
       );
     }
-    const { promise, resolve, reject } = Promise.withResolvers<void>();
-    const timer = setTimeout(() => {
-      const i = this.#readyWaiters.indexOf(done);
-      if (i >= 0) this.#readyWaiters.splice(i, 1);
-      reject(
-        new TimeoutError(
-          `Instruments not registered within ${timeoutMs} ms (waiting for connector): ${
-            this.#conn.unregistered().join(", ")
-          }`,
-        ),
-      );
-    }, timeoutMs);
-    const done = (error?: Error): void => {
-      clearTimeout(timer);
-      if (error === undefined) resolve();
-      else reject(error);
-    };
-    this.#readyWaiters.push(done);
+    const promise = this.#router.whenReady(timeoutMs);
     this.#pin();
     return promise;
   }
@@ -1183,7 +952,7 @@ export class LiveClient {
   async #doClose(): Promise<void> {
     this.#closing = true;
     LiveClient.#pinned.delete(this);
-    this.#stopSnapshots();
+    this.#router.snapshots(false);
     if (this.#pumpDone !== undefined) {
       this.#native.wake();
       await this.#pumpDone;
@@ -1201,9 +970,9 @@ export class LiveClient {
       ? "the client was closed"
       : `the client stopped (${failure.message})`;
     this.#desk.close(why, failure);
-    for (const w of this.#readyWaiters.splice(0)) {
-      w(new ClosedError(`Cannot wait for registration: ${why}`, { cause: failure }));
-    }
+    this.#router.closeReady(
+      new ClosedError(`Cannot wait for registration: ${why}`, { cause: failure }),
+    );
     this.#callbacks.clear();
   }
 

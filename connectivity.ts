@@ -144,6 +144,11 @@ export class Connectivity {
     });
   }
 
+  /** Number of instruments. */
+  get assets(): number {
+    return this.#instruments.length;
+  }
+
   /** Connector names by index. */
   get connectorNames(): string[] {
     return this.#connectors.map((c) => c.name);

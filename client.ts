@@ -4,8 +4,9 @@
  * synchronous poll, sends orders, and reports health.
  *
  * **Two modes, chosen at connect time.**
- * - `mode: "stream"` (default): one pending native wait per client, shared by
- *   every stream, then synchronous drains into one buffer the client owns.
+ * - `mode: "stream"` (default): one wake-up per client (the doorbell socket, or
+ *   a pending native wait), shared by every stream, then synchronous drains
+ *   into one buffer the client owns.
  *   Streams (`trades`, `bookUpdates`, …), callbacks (`on`) and `wait` options
  *   work without blocking the event loop.
  * - `mode: "poll"`: the strategy owns the thread and calls {@linkcode
@@ -26,28 +27,7 @@
  * connected it; several clients may live in one process and each gets its
  * own engine thread and order ids.
  *
- * @example Streams against the embedded sim
- * ```ts ignore
- * import { LiveClient, Side, Sim } from "./mod.ts";
- *
- * await using sim = Sim.start({
- *   name: "paper",
- *   instruments: [{ symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001, startPrice: 50_000 }],
- * });
- * await using client = await LiveClient.connect({
- *   instruments: [{ connector: "paper", symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001 }],
- *   ready: true,
- * });
- * for await (const trade of client.trades) {
- *   console.log(trade.price, trade.qty);
- *   break;
- * }
- * const order = await client.submitOrder(
- *   { side: Side.Buy, price: 49_000, qty: 0.001 },
- *   { wait: true },
- * );
- * console.log(order.status);
- * ```
+ * See the module documentation of `mod.ts` for an example.
  *
  * @module
  */

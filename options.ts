@@ -239,7 +239,8 @@ function depthJson(d: DepthKind | undefined): unknown {
  */
 export function nativeConfig(r: ResolvedOptions): Record<string, unknown> {
   const o = r.given;
-  const cfg: Record<string, unknown> = {
+  // Keys left undefined take the core's default (JSON.stringify leaves them out).
+  return {
     instruments: r.instruments.map((i, k) => ({
       connector: i.connector,
       symbol: i.symbol,
@@ -247,17 +248,13 @@ export function nativeConfig(r: ResolvedOptions): Record<string, unknown> {
       lot_size: i.lotSize,
       depth: depthJson(o.instruments[k].depth),
     })),
+    depth: depthJson(o.depth),
+    ring_capacity: o.ringCapacity,
+    engine_wait: o.engineWait,
+    poll_spin_us: o.pollSpinUs,
+    register_interval_ms: o.registerIntervalMs,
+    liveness_interval_ms: o.livenessIntervalMs,
+    bot_id: o.botId,
+    mode: o.inline ? "inline" : undefined,
   };
-  const put = (k: string, v: unknown): void => {
-    if (v !== undefined) cfg[k] = v;
-  };
-  put("depth", depthJson(o.depth));
-  put("ring_capacity", o.ringCapacity);
-  put("engine_wait", o.engineWait);
-  put("poll_spin_us", o.pollSpinUs);
-  put("register_interval_ms", o.registerIntervalMs);
-  put("liveness_interval_ms", o.livenessIntervalMs);
-  put("bot_id", o.botId);
-  if (o.inline) cfg.mode = "inline";
-  return cfg;
 }

@@ -18,7 +18,7 @@
  * const desk = new OrderDesk({
  *   instruments: [{ connector: "c", symbol: "s", tickSize: 0.1, lotSize: 1 }],
  *   port: { submit: (v) => void sent.push(v.orderId), cancel: () => {}, now: () => 0 },
- *   sink: { deliver: () => {}, error: () => {} },
+ *   sink: { deliver: () => {}, clientError: () => {} },
  *   waitTimeoutMs: 1000,
  * });
  * const o = desk.submit({ side: Side.Buy, price: 10, qty: 1 });
@@ -104,14 +104,17 @@ export interface OrderPort {
  * @example
  * ```ts
  * import type { DeskSink } from "./order_desk.ts";
- * const sink: DeskSink = { deliver: (e) => console.log(e.type), error: (e) => console.error(e) };
+ * const sink: DeskSink = {
+ *   deliver: (e) => console.log(e.type),
+ *   clientError: (_a, _c, _id, message) => console.error(message),
+ * };
  * ```
  */
 export interface DeskSink {
   /** An order update or a fill. */
   deliver(ev: OrderUpdate | Fill): void;
-  /** A client-side error event. */
-  error(ev: ErrorEvent): void;
+  /** A client-side problem, reported as an `error` event of kind `Client` (at `ts`, default now). */
+  clientError(asset: number, code: number, orderId: number, message: string, ts?: number): void;
 }
 
 /**
@@ -172,7 +175,7 @@ const toError = (e: unknown): Error => e instanceof Error ? e : new Error(String
  * const desk = new OrderDesk({
  *   instruments: [{ connector: "c", symbol: "s", tickSize: 1, lotSize: 1 }],
  *   port: { submit: () => {}, cancel: () => {}, now: () => 0 },
- *   sink: { deliver: () => {}, error: () => {} },
+ *   sink: { deliver: () => {}, clientError: () => {} },
  *   waitTimeoutMs: 100,
  * });
  * console.log(desk.active().length); // 0
@@ -352,7 +355,7 @@ export class OrderDesk {
     const { order, previous, illegal } = this.#tracker.apply(raw);
     if (illegal !== undefined || order === undefined) {
       if (this.#health) this.#health.illegalTransitions++;
-      this.#error(
+      this.#sink.clientError(
         raw.asset,
         0,
         raw.orderId,
@@ -434,7 +437,7 @@ export class OrderDesk {
       this.cancel(orderId, false);
     } catch (e) {
       const o = this.#tracker.get(orderId);
-      this.#error(
+      this.#sink.clientError(
         o?.asset ?? -1,
         (e as { status?: number }).status ?? 0,
         orderId,
@@ -492,7 +495,7 @@ export class OrderDesk {
       if (done === undefined) continue;
       const ts = this.#port.now();
       this.#sink.deliver({ ...done, type: "order", recvTs: ts, updateTs: ts });
-      this.#error(
+      this.#sink.clientError(
         asset,
         0,
         o.orderId,
@@ -529,17 +532,5 @@ export class OrderDesk {
     w.cleanup?.();
     if (value instanceof Error) w.reject(value);
     else w.resolve(value);
-  }
-
-  #error(asset: number, code: number, orderId: number, message: string, ts?: number): void {
-    this.#sink.error({
-      type: "error",
-      kind: ErrorKind.Client,
-      asset,
-      code,
-      orderId,
-      message,
-      ts: ts ?? this.#port.now(),
-    });
   }
 }

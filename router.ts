@@ -192,22 +192,15 @@ export class EventRouter implements DeskSink {
     this.#everywhere(ev);
   }
 
-  /** A client-side error from the order desk. */
-  error(ev: ErrorEvent): void {
-    this.dispatch(ev);
-  }
-
   /** Reports a client-side problem as an `error` event (streams, callbacks, counts). */
-  clientError(asset: number, code: number, orderId: number, message: string): void {
-    this.dispatch({
-      type: "error",
-      kind: ErrorKind.Client,
-      asset,
-      code,
-      orderId,
-      message,
-      ts: this.#p.now(),
-    });
+  clientError(
+    asset: number,
+    code: number,
+    orderId: number,
+    message: string,
+    ts: number = this.#p.now(),
+  ): void {
+    this.dispatch({ type: "error", kind: ErrorKind.Client, asset, code, orderId, message, ts });
   }
 
   /** A record this version cannot decode (a newer core?): counted, reported once per kind. */

@@ -190,7 +190,8 @@ export class Sim {
    * ```
    */
   static start(options: SimOptions): Sim {
-    const cfg: Record<string, unknown> = {
+    // Keys left undefined take the sim's default (JSON.stringify leaves them out).
+    const cfg = {
       name: options.name,
       instruments: (options.instruments ?? []).map((i) => ({
         symbol: i.symbol,
@@ -198,20 +199,17 @@ export class Sim {
         lot_size: i.lotSize,
         start_price: i.startPrice,
       })),
+      rate: options.rate,
+      seed: options.seed,
+      levels: options.levels,
+      trade_ratio: options.tradeRatio,
+      fuse_deletions: options.fuseDeletions,
+      stale_after_ms: options.staleAfterMs,
+      poll_us: options.pollUs,
+      max_level_lots: options.maxLevelLots,
+      cancel_race: options.cancelRace,
+      rest_fills: options.restFills,
     };
-    const opt = (k: string, v: unknown): void => {
-      if (v !== undefined) cfg[k] = v;
-    };
-    opt("rate", options.rate);
-    opt("seed", options.seed);
-    opt("levels", options.levels);
-    opt("trade_ratio", options.tradeRatio);
-    opt("fuse_deletions", options.fuseDeletions);
-    opt("stale_after_ms", options.staleAfterMs);
-    opt("poll_us", options.pollUs);
-    opt("max_level_lots", options.maxLevelLots);
-    opt("cancel_race", options.cancelRace);
-    opt("rest_fills", options.restFills);
     return new Sim(NativeSim.start(cfg, options), options.name);
   }
 

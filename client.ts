@@ -32,13 +32,7 @@
  * @module
  */
 
-import {
-  ClosedError,
-  InvalidOrderStatusError,
-  ModeError,
-  NativeError,
-  ValidationError,
-} from "./errors.ts";
+import { ClosedError, ModeError, NativeError, ValidationError } from "./errors.ts";
 import { Callbacks } from "./callbacks.ts";
 import { Connectivity } from "./connectivity.ts";
 import { RECORD_TYPES } from "./ffi/codec.ts";
@@ -57,8 +51,6 @@ import {
   type LiveEvent,
   type Order,
   type OrderRequest,
-  OrderStatus,
-  orderStatusName,
   type OrderUpdate,
   type Position,
   type PositionUpdate,
@@ -67,6 +59,7 @@ import {
 } from "./models.ts";
 import { OrderDesk, type WaitOptions } from "./order_desk.ts";
 import {
+  checkTimeout,
   type ConnectOptions,
   nativeConfig,
   type ResolvedOptions,
@@ -105,7 +98,9 @@ export class LiveClient {
   readonly #health: HealthRecorder;
   readonly #desk: OrderDesk;
   readonly #streams: StreamHub;
-  readonly #callbacks = new Callbacks<ClientEvents>();
+  readonly #callbacks = new Callbacks<ClientEvents>((e, event) =>
+    this.#router.callbackThrew(e, event, this.#closed)
+  );
   readonly #router: EventRouter;
   /** The pump's view of this client (held here; the pump holds it only weakly). */
   readonly #host: PumpHost | undefined;
@@ -163,6 +158,7 @@ export class LiveClient {
       waitTimeoutMs: opts.waitTimeoutMs,
       keepFinishedOrders: opts.keepFinishedOrders,
       rateLimit: opts.given.rateLimit,
+      rounding: opts.rounding,
       health,
       marketPrice: (asset, side) => {
         const b = router.bbo(asset);
@@ -342,57 +338,71 @@ export class LiveClient {
     kind: K,
     options: StreamOptions = {},
   ): ReadableStream<StreamItem[K]> {
+    this.#assertStreams(kind);
+    return this.#streams.open(kind, options);
+  }
+
+  #assertStreams(kind: string): void {
     this.#assertOpen(`Cannot open the ${kind} stream`);
     if (this.#opts.mode !== "stream") {
       throw new ModeError(
         `Cannot open the ${kind} stream: the client was connected with mode "poll"; use poll() and on() instead`,
       );
     }
-    return this.#streams.open(kind, options);
   }
 
-  /** Trades (new subscription on each access; drops oldest beyond capacity). */
+  #shared<K extends StreamKind>(kind: K): ReadableStream<StreamItem[K]> {
+    this.#assertStreams(kind);
+    return this.#streams.shared(kind);
+  }
+
+  // The getters return one shared stream per kind (the same object until it is cancelled or
+  // ends); `stream()` opens an independent subscription on every call.
+
+  /** Trades (shared stream; drops oldest beyond capacity). */
   get trades(): ReadableStream<Trade> {
-    return this.stream("trades");
+    return this.#shared("trades");
   }
-  /** Best bid/offer changes (conflated: newest per asset). */
+  /** Best bid/offer changes (shared stream; conflated: newest per asset). */
   get bookUpdates(): ReadableStream<BookUpdate> {
-    return this.stream("bookUpdates");
+    return this.#shared("bookUpdates");
   }
-  /** Depth level changes and clears (drops oldest beyond capacity). */
+  /** Depth level changes and clears (shared stream; drops oldest beyond capacity). */
   get depthUpdates(): ReadableStream<DepthUpdate | DepthClear> {
-    return this.stream("depthUpdates");
+    return this.#shared("depthUpdates");
   }
-  /** Book snapshots every `snapshotIntervalMs` (newest per asset). */
+  /** Book snapshots every `snapshotIntervalMs` (shared stream; newest per asset). */
   get snapshots(): ReadableStream<DepthSnapshot> {
-    return this.stream("snapshots");
+    return this.#shared("snapshots");
   }
-  /** Order updates of this client (never drops). */
+  /** Order updates of this client (shared stream; never drops). */
   get orderUpdates(): ReadableStream<OrderUpdate> {
-    return this.stream("orderUpdates");
+    return this.#shared("orderUpdates");
   }
-  /** Fills of this client's orders (never drops). */
+  /** Fills of this client's orders (shared stream; never drops). */
   get fills(): ReadableStream<Fill> {
-    return this.stream("fills");
+    return this.#shared("fills");
   }
-  /** Position changes (never drops). */
+  /** Position changes (shared stream; never drops). */
   get positions(): ReadableStream<PositionUpdate> {
-    return this.stream("positions");
+    return this.#shared("positions");
   }
-  /** Connector, engine and client errors (never drops). */
+  /** Connector, engine and client errors (shared stream; never drops). */
   get errors(): ReadableStream<ErrorEvent> {
-    return this.stream("errors");
+    return this.#shared("errors");
   }
-  /** Every event (market data drops oldest beyond capacity; the rest never drops). */
+  /** Every event (shared stream; market data drops oldest beyond capacity, the rest never). */
   get events(): ReadableStream<LiveEvent> {
-    return this.stream("events");
+    return this.#shared("events");
   }
 
   /**
    * Registers a callback; returns a function that removes it. Callbacks run
    * synchronously as events are decoded (in stream mode from the client's
-   * pump, in poll mode from inside `poll()`); an exception in one is reported
-   * (`reportError`) and does not stop the others.
+   * pump, in poll mode from inside `poll()`); an exception in one is counted
+   * in `health.callbackErrors` and reported as an `error` event (to
+   * `console.error` when nothing listens for errors), and stops neither the
+   * others nor the client.
    *
    * @example
    * ```ts ignore
@@ -649,30 +659,18 @@ export class LiveClient {
    * const replaced = await client.replaceOrder(o.orderId, { price: 50_001 }, { wait: true });
    * ```
    */
-  async replaceOrder(
+  replaceOrder(
     orderId: number,
     changes: { readonly price?: number; readonly qty?: number; readonly orderId?: number },
     options: WaitOptions = {},
   ): Promise<Order> {
-    const old = await this.cancelOrder(orderId, { ...options, wait: true });
-    if (old.status !== OrderStatus.Canceled) {
-      throw new InvalidOrderStatusError(
-        `Cannot replace order ${orderId}: it is ${orderStatusName(old.status)}, not Canceled`,
-        { orderId },
-      );
+    try {
+      this.#assertOpen(`Cannot replace order ${orderId}`);
+      this.#assertCanWait(`Cannot replace order ${orderId}`);
+    } catch (e) {
+      return Promise.reject(e);
     }
-    const req: OrderRequest = {
-      asset: old.asset,
-      side: old.side,
-      price: changes.price ?? old.price,
-      qty: changes.qty ?? old.leavesQty,
-      timeInForce: old.timeInForce,
-      orderType: old.orderType,
-      orderId: changes.orderId,
-    };
-    return options.wait
-      ? await this.submitOrder(req, { ...options, wait: true })
-      : this.submitOrder(req);
+    return this.#desk.replace(orderId, changes, options);
   }
 
   #assertCanWait(what: string): void {
@@ -807,7 +805,14 @@ export class LiveClient {
         ),
       );
     }
-    const promise = this.#router.whenReady(timeoutMs);
+    let promise: Promise<void>;
+    try {
+      promise = this.#router.whenReady(
+        checkTimeout(timeoutMs, "Cannot wait for registration", "timeoutMs"),
+      );
+    } catch (e) {
+      return Promise.reject(e);
+    }
     this.#pin();
     return promise;
   }

@@ -206,6 +206,8 @@ export class HealthRecorder {
   illegalTransitions = 0;
   /** Times a connector came back. */
   reconnects = 0;
+  /** Exceptions thrown by callbacks. */
+  callbackErrors = 0;
 
   /** A recorder for event kinds `0 .. kindNames.length - 1`. */
   constructor(kindNames: readonly string[]) {
@@ -292,6 +294,7 @@ export class HealthRecorder {
       illegalTransitions: this.illegalTransitions,
       errors: { ...this.#errors },
       reconnects: this.reconnects,
+      callbackErrors: this.callbackErrors,
     };
   }
 }

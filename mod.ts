@@ -53,6 +53,7 @@ export {
   nextOrderId,
   OrderTracker,
   type RateLimit,
+  type Rounding,
   roundPrice,
   roundQty,
   TokenBucket,

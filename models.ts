@@ -779,4 +779,6 @@ export interface ConnectionHealth {
   readonly errors: Readonly<Record<string, number>>;
   /** Number of times a connector came back after being down. */
   readonly reconnects: number;
+  /** Exceptions thrown by callbacks (each reported as a `Client` error event). */
+  readonly callbackErrors: number;
 }

@@ -15,7 +15,7 @@
  */
 
 import { ValidationError } from "./errors.ts";
-import type { InstrumentSpec, RateLimit } from "./orders.ts";
+import type { InstrumentSpec, RateLimit, Rounding } from "./orders.ts";
 
 /**
  * How an instrument's book is kept: hftbacktest's `HashMapMarketDepth`, or
@@ -94,6 +94,13 @@ export interface ConnectOptions {
   readonly staleAfterMs?: number;
   /** Optional token bucket on submit and cancel. */
   readonly rateLimit?: RateLimit;
+  /**
+   * How order prices and quantities go to the grid: `"conservative"` (default;
+   * never larger or more aggressive than asked: quantity down to the lot, buy
+   * price down and sell price up to the tick) or `"nearest"` (hftbacktest's
+   * rule, `Math.round(value / step)`).
+   */
+  readonly rounding?: Rounding;
   /** Interval of the `snapshots` stream (ms, default 1000). */
   readonly snapshotIntervalMs?: number;
   /** Levels per side in `snapshots` (default 10). */
@@ -151,6 +158,8 @@ export interface ResolvedOptions {
   readonly waitTimeoutMs: number;
   /** Finished orders kept. */
   readonly keepFinishedOrders: number;
+  /** Rounding of order prices and quantities. */
+  readonly rounding: Rounding;
 }
 
 /**
@@ -169,55 +178,208 @@ export interface ResolvedOptions {
  * ```
  */
 export function resolveOptions(options: ConnectOptions): ResolvedOptions {
-  if (!options || !Array.isArray(options.instruments) || options.instruments.length === 0) {
+  if (options === null || typeof options !== "object") {
+    throw new ValidationError("Cannot connect: the options are not an object");
+  }
+  const unknown = Object.keys(options).filter((k) => !OPTION_NAMES.has(k));
+  if (unknown.length > 0) {
+    throw new ValidationError(
+      `Cannot connect: unknown option${unknown.length > 1 ? "s" : ""} ${
+        unknown.map((k) => `"${k}"`).join(", ")
+      }`,
+    );
+  }
+  const o = options;
+  if (!Array.isArray(o.instruments) || o.instruments.length === 0) {
     throw new ValidationError("Cannot connect: instruments must be a non-empty array");
   }
-  const mode = options.mode ?? "stream";
-  if (mode !== "stream" && mode !== "poll") {
-    throw new ValidationError(`Cannot connect: mode "${mode}" is not "stream" or "poll"`);
+  const mode = oneOf("mode", o.mode, ["stream", "poll"] as const, "stream");
+  if (o.inline !== undefined && typeof o.inline !== "boolean") {
+    throw new ValidationError(`Cannot connect: inline ${String(o.inline)} is not a boolean`);
   }
-  if (options.inline && mode !== "poll") {
+  if (o.inline && mode !== "poll") {
     throw new ValidationError('Cannot connect: inline: true needs mode "poll"');
   }
-  const wake = options.wake ?? "socket";
-  if (wake !== "socket" && wake !== "wait") {
-    throw new ValidationError(`Cannot connect: wake "${wake}" is not "socket" or "wait"`);
+  if (o.libPath !== undefined && (typeof o.libPath !== "string" || o.libPath.length === 0)) {
+    throw new ValidationError("Cannot connect: libPath is not a non-empty string");
   }
-  const drain = options.drainRecords ?? 4096;
-  if (!Number.isInteger(drain) || drain < 1 || drain > 1 << 20) {
-    throw new ValidationError(`Cannot connect: drainRecords ${drain} is not in 1..1048576`);
-  }
-  const instruments = options.instruments.map((i, k): InstrumentSpec => {
-    if (!i || typeof i.connector !== "string" || typeof i.symbol !== "string") {
+  if (o.ready !== undefined && typeof o.ready !== "boolean") timeout("ready", o.ready);
+  if (o.ringCapacity !== undefined) {
+    int("ringCapacity", o.ringCapacity, 64, MAX_RING);
+    if ((o.ringCapacity & (o.ringCapacity - 1)) !== 0) {
       throw new ValidationError(
-        `Cannot connect: instrument ${k} needs a connector and a symbol (strings)`,
+        `Cannot connect: ringCapacity ${o.ringCapacity} is not a power of two`,
       );
+    }
+  }
+  oneOf("engineWait", o.engineWait, ENGINE_WAITS, "adaptive");
+  if (o.pollSpinUs !== undefined) int("pollSpinUs", o.pollSpinUs, 0, 1_000_000);
+  if (o.registerIntervalMs !== undefined) {
+    int("registerIntervalMs", o.registerIntervalMs, 1, 60_000);
+  }
+  if (o.livenessIntervalMs !== undefined) {
+    int("livenessIntervalMs", o.livenessIntervalMs, 1, 60_000);
+  }
+  if (o.botId !== undefined) int("botId", o.botId, 1, Number.MAX_SAFE_INTEGER);
+  if (o.rateLimit !== undefined) {
+    const r = o.rateLimit;
+    if (r === null || typeof r !== "object") {
+      throw new ValidationError("Cannot connect: rateLimit is not an object { rate, burst? }");
+    }
+    if (!(typeof r.rate === "number" && Number.isFinite(r.rate) && r.rate > 0)) {
+      throw new ValidationError(`Cannot connect: rateLimit.rate ${r.rate} is not above 0`);
+    }
+    if (
+      r.burst !== undefined && !(typeof r.burst === "number" && r.burst >= 1 && r.burst < Infinity)
+    ) {
+      throw new ValidationError(`Cannot connect: rateLimit.burst ${r.burst} is not at least 1`);
+    }
+  }
+  if (o.depth !== undefined) checkDepth(o.depth, "depth");
+  const instruments = o.instruments.map((i, k): InstrumentSpec => {
+    const what = `instrument ${k}`;
+    if (i === null || typeof i !== "object") {
+      throw new ValidationError(`Cannot connect: ${what} is not an object`);
+    }
+    for (const f of ["connector", "symbol"] as const) {
+      const v = i[f];
+      if (typeof v !== "string" || v.length === 0 || v.length > MAX_NAME) {
+        throw new ValidationError(
+          `Cannot connect: ${what}: ${f} ${
+            JSON.stringify(v)
+          } is not a string of 1..${MAX_NAME} characters`,
+        );
+      }
     }
     for (const f of ["tickSize", "lotSize"] as const) {
       if (!(typeof i[f] === "number" && Number.isFinite(i[f]) && i[f] > 0)) {
         throw new ValidationError(
-          `Cannot connect: instrument ${k} (${i.connector}/${i.symbol}): ${f} ${
-            i[f]
-          } is not above 0`,
+          `Cannot connect: ${what} (${i.connector}/${i.symbol}): ${f} ${i[f]} is not above 0`,
         );
       }
+    }
+    if (i.depth !== undefined) checkDepth(i.depth, `${what}.depth`);
+    if (o.instruments.findIndex((j) => j.connector === i.connector && j.symbol === i.symbol) < k) {
+      throw new ValidationError(
+        `Cannot connect: ${what} (${i.connector}/${i.symbol}) is listed twice`,
+      );
     }
     return { connector: i.connector, symbol: i.symbol, tickSize: i.tickSize, lotSize: i.lotSize };
   });
   return {
-    given: options,
+    given: o,
     instruments,
     mode,
-    wake,
-    drainRecords: drain,
-    streamCapacity: options.streamCapacity ?? 10_000,
-    streamMaxBuffered: options.streamMaxBuffered ?? 100_000,
-    staleAfterMs: options.staleAfterMs ?? 5000,
-    snapshotIntervalMs: options.snapshotIntervalMs ?? 1000,
-    snapshotLevels: options.snapshotLevels ?? 10,
-    waitTimeoutMs: options.waitTimeoutMs ?? 10_000,
-    keepFinishedOrders: options.keepFinishedOrders ?? 10_000,
+    wake: oneOf("wake", o.wake, ["socket", "wait"] as const, "socket"),
+    drainRecords: int("drainRecords", o.drainRecords ?? 4096, 1, 1 << 20),
+    streamCapacity: int("streamCapacity", o.streamCapacity ?? 10_000, 1, 100_000_000),
+    streamMaxBuffered: int("streamMaxBuffered", o.streamMaxBuffered ?? 100_000, 1, 100_000_000),
+    staleAfterMs: timeout("staleAfterMs", o.staleAfterMs ?? 5000),
+    snapshotIntervalMs: int("snapshotIntervalMs", o.snapshotIntervalMs ?? 1000, 1, MAX_TIMER_MS),
+    snapshotLevels: int("snapshotLevels", o.snapshotLevels ?? 10, 1, 100_000),
+    waitTimeoutMs: timeout("waitTimeoutMs", o.waitTimeoutMs ?? 10_000),
+    keepFinishedOrders: int("keepFinishedOrders", o.keepFinishedOrders ?? 10_000, 0, 100_000_000),
+    rounding: oneOf("rounding", o.rounding, ["conservative", "nearest"] as const, "conservative"),
   };
+}
+
+/** The longest delay a timer takes (2^31 - 1 ms, about 24.8 days); a longer one fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** The largest ring (records of 64 bytes: 1 GiB). */
+const MAX_RING = 1 << 24;
+
+/** Longest connector or symbol name (iceoryx2 service names hold 255 bytes with the suffix). */
+const MAX_NAME = 200;
+
+const ENGINE_WAITS = ["spin", "yield", "sleep", "node_wait", "adaptive"] as const;
+
+const OPTION_NAMES = new Set([
+  "instruments",
+  "depth",
+  "mode",
+  "inline",
+  "libPath",
+  "ready",
+  "ringCapacity",
+  "engineWait",
+  "pollSpinUs",
+  "registerIntervalMs",
+  "livenessIntervalMs",
+  "botId",
+  "streamCapacity",
+  "streamMaxBuffered",
+  "keepFinishedOrders",
+  "staleAfterMs",
+  "rateLimit",
+  "snapshotIntervalMs",
+  "snapshotLevels",
+  "waitTimeoutMs",
+  "drainRecords",
+  "wake",
+  "rounding",
+]);
+
+function int(name: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    throw new ValidationError(
+      `Cannot connect: ${name} ${String(v)} is not an integer in ${min}..${max}`,
+    );
+  }
+  return v;
+}
+
+function oneOf<T extends string>(name: string, v: unknown, values: readonly T[], dflt: T): T {
+  if (v === undefined) return dflt;
+  if (!values.includes(v as T)) {
+    throw new ValidationError(
+      `Cannot connect: ${name} ${JSON.stringify(v)} is not one of ${
+        values.map((x) => `"${x}"`).join(", ")
+      }`,
+    );
+  }
+  return v as T;
+}
+
+/**
+ * Checks a duration in milliseconds: a number in `0 ..= 2^31 - 1`, or
+ * `Infinity` for "no limit". Returns it. `what` prefixes the message.
+ *
+ * @example
+ * ```ts
+ * import { checkTimeout } from "./options.ts";
+ * console.log(checkTimeout(1500, "Cannot wait", "timeoutMs")); // 1500
+ * ```
+ */
+export function checkTimeout(ms: unknown, what: string, name: string): number {
+  if (
+    typeof ms !== "number" || Number.isNaN(ms) || ms < 0 || (ms > MAX_TIMER_MS && ms !== Infinity)
+  ) {
+    throw new ValidationError(
+      `${what}: ${name} ${String(ms)} is not a number of ms in 0..${MAX_TIMER_MS} (or Infinity)`,
+    );
+  }
+  return ms;
+}
+
+function timeout(name: string, v: unknown): number {
+  return checkTimeout(v, "Cannot connect", name);
+}
+
+function checkDepth(d: unknown, name: string): void {
+  if (d === "hashmap") return;
+  const roi = (d as { roi?: unknown } | null)?.roi;
+  if (
+    Array.isArray(roi) && roi.length === 2 && roi.every((x) => typeof x === "number") &&
+    Number.isFinite(roi[0]) && Number.isFinite(roi[1]) && roi[0] >= 0 && roi[0] < roi[1]
+  ) {
+    return;
+  }
+  throw new ValidationError(
+    `Cannot connect: ${name} ${
+      JSON.stringify(d)
+    } is not "hashmap" or { roi: [lower, upper] } with 0 <= lower < upper`,
+  );
 }
 
 function depthJson(d: DepthKind | undefined): unknown {

@@ -50,11 +50,13 @@ import {
   type OrderUpdate,
   type Side,
 } from "./models.ts";
+import { checkTimeout } from "./options.ts";
 import {
   type InstrumentSpec,
   nextOrderId,
   OrderTracker,
   type RateLimit,
+  type Rounding,
   TokenBucket,
   validateOrder,
   type ValidOrder,
@@ -142,6 +144,8 @@ export interface OrderDeskOptions {
   readonly keepFinishedOrders?: number;
   /** Optional token bucket on submit and cancel. */
   readonly rateLimit?: RateLimit;
+  /** Rounding of prices and quantities (default "conservative"). */
+  readonly rounding?: Rounding;
   /** Latency windows and counters (optional). */
   readonly health?: HealthRecorder;
   /** The price a market order without one gets (best ask for a buy, best bid for a sell). */
@@ -154,7 +158,7 @@ interface Waiter {
   readonly kind: "submit" | "cancel";
   readonly orderId: number;
   readonly resolve: (o: Order) => void;
-  readonly reject: (e: Error) => void;
+  readonly reject: (reason: unknown) => void;
   timer: ReturnType<typeof setTimeout> | undefined;
   /** A Rejected update arrived; waiting (briefly) for its error code. */
   rejected?: Order;
@@ -189,6 +193,7 @@ export class OrderDesk {
   readonly #marketPrice: ((asset: number, side: Side) => number) | undefined;
   readonly #onWait: (() => void) | undefined;
   readonly #waitTimeoutMs: number;
+  readonly #rounding: Rounding;
   readonly #tracker: OrderTracker;
   readonly #limiter: TokenBucket | undefined;
   readonly #waiters = new Map<number, Waiter[]>();
@@ -202,6 +207,7 @@ export class OrderDesk {
     this.#marketPrice = options.marketPrice;
     this.#onWait = options.onWait;
     this.#waitTimeoutMs = options.waitTimeoutMs;
+    this.#rounding = options.rounding ?? "conservative";
     this.#limiter = options.rateLimit ? new TokenBucket(options.rateLimit) : undefined;
     this.#tracker = new OrderTracker(options.keepFinishedOrders ?? 10_000);
   }
@@ -228,9 +234,19 @@ export class OrderDesk {
 
   // ------------------------------------------------------------ requests
 
+  /** Validates and rounds an order request without sending it (throws {@linkcode ValidationError}). */
+  check(req: OrderRequest, orderId: number): ValidOrder {
+    return validateOrder(req, orderId, this.#specs, this.#marketPrice, this.#rounding);
+  }
+
+  /** Throws {@linkcode DuplicateOrderIdError} when `orderId` is in use by this client. */
+  checkUnused(orderId: number): void {
+    this.#tracker.checkUnused(orderId);
+  }
+
   /** Validates, rounds and sends a new order; returns it as submitted (status None). */
   submit(req: OrderRequest, orderId: number = req?.orderId ?? nextOrderId()): Order {
-    const v = validateOrder(req, orderId, this.#specs, this.#marketPrice);
+    const v = this.check(req, orderId);
     this.#tracker.checkUnused(orderId);
     this.#limiter?.take(`Cannot submit order ${orderId}`);
     this.#port.submit(v);
@@ -315,25 +331,69 @@ export class OrderDesk {
   }
 
   /**
+   * Cancel-and-replace (see `LiveClient.replaceOrder`). The replacement is
+   * checked before anything is cancelled: a bad price or qty, or an id in use,
+   * leaves the original order alone.
+   */
+  async replace(
+    orderId: number,
+    changes: { readonly price?: number; readonly qty?: number; readonly orderId?: number },
+    options: WaitOptions,
+  ): Promise<Order> {
+    const what = `Cannot replace order ${orderId}`;
+    const o = this.#tracker.get(orderId);
+    if (o === undefined) {
+      throw new OrderNotFoundError(`${what}: no such order on this client`, { orderId });
+    }
+    const newId = changes.orderId ?? nextOrderId();
+    const request = (qty: number): OrderRequest => ({
+      asset: o.asset,
+      side: o.side,
+      price: changes.price ?? o.price,
+      qty: changes.qty ?? qty,
+      timeInForce: o.timeInForce,
+      orderType: o.orderType,
+      orderId: newId,
+    });
+    this.check(request(o.leavesQty), newId);
+    this.#tracker.checkUnused(newId);
+    const old = await this.wait("cancel", this.cancel(orderId), options);
+    if (old.status !== OrderStatus.Canceled) {
+      throw new InvalidOrderStatusError(
+        `${what}: it is ${orderStatusName(old.status)}, not Canceled`,
+        { orderId },
+      );
+    }
+    const sent = this.submit(request(old.leavesQty), newId);
+    return options.wait ? await this.wait("submit", sent, options) : sent;
+  }
+
+  /**
    * Waits for the answer to the `kind` request about `o`: resolves on the first
    * response, rejects with {@linkcode TimeoutError}, or with the abort reason.
    */
   wait(kind: "submit" | "cancel", o: Order, options: WaitOptions): Promise<Order> {
-    const timeoutMs = options.timeoutMs ?? this.#waitTimeoutMs;
+    const timeoutMs = checkTimeout(
+      options.timeoutMs ?? this.#waitTimeoutMs,
+      `Cannot wait for order ${o.orderId}`,
+      "timeoutMs",
+    );
     const { promise, resolve, reject } = Promise.withResolvers<Order>();
     const w: Waiter = { kind, orderId: o.orderId, resolve, reject, timer: undefined };
-    w.timer = setTimeout(() => {
-      this.#finish(
-        w,
-        new TimeoutError(
-          `Order ${o.orderId}: no answer to the ${kind} within ${timeoutMs} ms; the outcome is unknown`,
-          { orderId: o.orderId, ambiguous: true },
-        ),
-      );
-    }, timeoutMs);
+    if (timeoutMs !== Infinity) {
+      w.timer = setTimeout(() => {
+        this.#finish(w, {
+          reason: new TimeoutError(
+            `Order ${o.orderId}: no answer to the ${kind} within ${timeoutMs} ms; the outcome is unknown`,
+            { orderId: o.orderId, ambiguous: true },
+          ),
+        });
+      }, timeoutMs);
+    }
     const signal = options.signal;
     if (signal !== undefined) {
-      const onAbort = (): void => this.#finish(w, signal.reason ?? new Error("aborted"));
+      // Rejects with the abort reason as given (like fetch), whatever it is.
+      const onAbort = (): void => this.#finish(w, { reason: signal.reason });
       if (signal.aborted) {
         queueMicrotask(onAbort);
       } else {
@@ -446,7 +506,7 @@ export class OrderDesk {
         }`,
       );
       for (const w of [...(this.#waiters.get(orderId) ?? [])]) {
-        if (w.kind === "cancel") this.#finish(w, toError(e));
+        if (w.kind === "cancel") this.#finish(w, { reason: e });
       }
     }
   }
@@ -472,13 +532,12 @@ export class OrderDesk {
       const o = this.#tracker.get(id);
       if (o === undefined || !ofConnector(o.asset)) continue;
       for (const w of [...ws]) {
-        this.#finish(
-          w,
-          new ConnectionError(
+        this.#finish(w, {
+          reason: new ConnectionError(
             `Order ${id}: connector "${name}" went away before answering; the outcome is unknown`,
             { orderId: id, ambiguous: true },
           ),
-        );
+        });
       }
     }
   }
@@ -509,19 +568,19 @@ export class OrderDesk {
   close(why: string, failure: Error | undefined): void {
     for (const ws of [...this.#waiters.values()]) {
       for (const w of [...ws]) {
-        this.#finish(
-          w,
-          new ClosedError(`Order ${w.orderId}: no answer before ${why}`, {
+        this.#finish(w, {
+          reason: new ClosedError(`Order ${w.orderId}: no answer before ${why}`, {
             orderId: w.orderId,
             ambiguous: true,
             cause: failure,
           }),
-        );
+        });
       }
     }
   }
 
-  #finish(w: Waiter, value: Order | Error): void {
+  /** Settles `w` with an order (resolves) or with anything else (rejects with it as is). */
+  #finish(w: Waiter, outcome: Order | { readonly reason: unknown }): void {
     const ws = this.#waiters.get(w.orderId);
     if (ws === undefined) return;
     const i = ws.indexOf(w);
@@ -530,7 +589,7 @@ export class OrderDesk {
     if (ws.length === 0) this.#waiters.delete(w.orderId);
     if (w.timer !== undefined) clearTimeout(w.timer);
     w.cleanup?.();
-    if (value instanceof Error) w.reject(value);
-    else w.resolve(value);
+    if ("reason" in outcome) w.reject(outcome.reason);
+    else w.resolve(outcome);
   }
 }

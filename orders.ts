@@ -2,9 +2,14 @@
  * Order ids, tick/lot rounding, validation, the order state machine and the
  * client-side rate limit.
  *
- * **Rounding rule** (hftbacktest's): a price becomes `Math.round(price /
- * tickSize)` ticks; a quantity becomes `Math.round(qty / lotSize)` lots (to
- * the nearest lot) and is rejected if that is zero lots.
+ * **Rounding rule.** By default (`"conservative"`) rounding never makes an
+ * order larger or more aggressive than asked: a quantity rounds down to the
+ * lot, a buy price down to the tick and a sell price up to the tick; a value
+ * already on the grid (within floating-point noise of 1e-9 of a step) is
+ * kept as is. `"nearest"` is hftbacktest's own rule, `Math.round(value /
+ * step)` for both. Either way a value that rounds to zero steps, or whose
+ * tick or lot count is not an exact integer in JavaScript (above 2^53), is
+ * refused with a {@linkcode ValidationError}.
  *
  * **Order ids** are JS numbers, integers in `[1, 2^53 - 1]`, passed to the
  * core as f64. Auto-generated ids come from one process-wide counter (so they
@@ -14,8 +19,8 @@
  * @example Rounding to the instrument's grid
  * ```ts
  * import { roundPrice, roundQty } from "./orders.ts";
- * console.log(roundPrice(100.07, 0.05)); // 100.05
- * console.log(roundQty(0.0014, 0.001)); // 0.001
+ * console.log(roundPrice(100.07, 0.05)); // 100.05 (nearest)
+ * console.log(roundQty(0.0019, 0.001)); // 0.001 (down)
  * ```
  *
  * @module
@@ -56,29 +61,57 @@ export function nextOrderId(): number {
 }
 
 /**
- * Rounds a price to the nearest tick (`Math.round(price / tickSize)` ticks).
+ * How prices and quantities are put on the instrument's grid:
+ * `"conservative"` (default: quantity down, buy price down, sell price up) or
+ * `"nearest"` (hftbacktest's `Math.round`).
+ *
+ * @example
+ * ```ts
+ * import type { Rounding } from "./orders.ts";
+ * const r: Rounding = "nearest";
+ * ```
+ */
+export type Rounding = "conservative" | "nearest";
+
+/** Which way a value goes to the grid. */
+type Direction = "down" | "up" | "nearest";
+
+/** Grid steps of `v`: exact when on the grid within float noise, else rounded per `dir`. */
+function steps(v: number, step: number, dir: Direction): number {
+  const x = v / step;
+  const r = Math.round(x);
+  if (Math.abs(x - r) <= 1e-9 * Math.max(1, Math.abs(x))) return r;
+  return dir === "down" ? Math.floor(x) : dir === "up" ? Math.ceil(x) : r;
+}
+
+/**
+ * Rounds a price to the tick: to the nearest one by default (hftbacktest's
+ * rule), or `"down"`/`"up"`.
  *
  * @example
  * ```ts
  * import { roundPrice } from "./orders.ts";
  * console.log(roundPrice(50_000.04, 0.1)); // 50000
+ * console.log(roundPrice(50_000.04, 0.1, "up")); // 50000.1
  * ```
  */
-export function roundPrice(price: number, tickSize: number): number {
-  return toGrid(Math.round(price / tickSize), tickSize);
+export function roundPrice(price: number, tickSize: number, dir: Direction = "nearest"): number {
+  return toGrid(steps(price, tickSize, dir), tickSize);
 }
 
 /**
- * Rounds a quantity to the nearest lot (0 when it rounds to zero lots).
+ * Rounds a quantity down to the lot (0 when less than one lot), or to the
+ * nearest lot with `"nearest"`.
  *
  * @example
  * ```ts
  * import { roundQty } from "./orders.ts";
- * console.log(roundQty(0.0026, 0.001)); // 0.003
+ * console.log(roundQty(0.0026, 0.001)); // 0.002
+ * console.log(roundQty(0.0026, 0.001, "nearest")); // 0.003
  * ```
  */
-export function roundQty(qty: number, lotSize: number): number {
-  return toGrid(Math.round(qty / lotSize), lotSize);
+export function roundQty(qty: number, lotSize: number, dir: Direction = "down"): number {
+  return toGrid(steps(qty, lotSize, dir), lotSize);
 }
 
 /** `n * step`, cleaned of binary noise (0.1 * 3 = 0.30000000000000004 → 0.3). */
@@ -158,6 +191,7 @@ export function validateOrder(
   orderId: number,
   instruments: readonly InstrumentSpec[],
   marketPrice?: (asset: number, side: Side) => number,
+  rounding: Rounding = "conservative",
 ): ValidOrder {
   const what = `Cannot submit order ${orderId}`;
   if (req === null || typeof req !== "object") {
@@ -212,10 +246,18 @@ export function validateOrder(
   if (price <= 0) {
     throw new ValidationError(`${what}: price ${price} is not above 0`, { orderId });
   }
-  const ticks = Math.round(price / spec.tickSize);
+  const conservative = rounding === "conservative";
+  const priceDir: Direction = !conservative ? "nearest" : req.side === Side.Buy ? "down" : "up";
+  const ticks = steps(price, spec.tickSize, priceDir);
   if (ticks < 1) {
     throw new ValidationError(
-      `${what}: price ${price} rounds to 0 ticks of ${spec.tickSize}`,
+      `${what}: price ${price} rounds ${dirText(priceDir)} to 0 ticks of ${spec.tickSize}`,
+      { orderId },
+    );
+  }
+  if (ticks > MAX_STEPS) {
+    throw new ValidationError(
+      `${what}: price ${price} is ${ticks} ticks of ${spec.tickSize}, more than the core can hold exactly (2^53)`,
       { orderId },
     );
   }
@@ -226,10 +268,17 @@ export function validateOrder(
   if (qty <= 0) {
     throw new ValidationError(`${what}: qty ${qty} is not above 0`, { orderId });
   }
-  const lots = Math.round(qty / spec.lotSize);
+  const qtyDir: Direction = conservative ? "down" : "nearest";
+  const lots = steps(qty, spec.lotSize, qtyDir);
   if (lots < 1) {
     throw new ValidationError(
-      `${what}: qty ${qty} rounds to 0 lots of ${spec.lotSize}`,
+      `${what}: qty ${qty} rounds ${dirText(qtyDir)} to 0 lots of ${spec.lotSize}`,
+      { orderId },
+    );
+  }
+  if (lots > MAX_STEPS) {
+    throw new ValidationError(
+      `${what}: qty ${qty} is ${lots} lots of ${spec.lotSize}, more than the core can hold exactly (2^53)`,
       { orderId },
     );
   }
@@ -242,6 +291,13 @@ export function validateOrder(
     timeInForce: tif,
     orderType,
   };
+}
+
+/** The largest tick or lot count sent: exact in a double and in the core's i64. */
+const MAX_STEPS = Number.MAX_SAFE_INTEGER;
+
+function dirText(d: Direction): string {
+  return d === "nearest" ? "to the nearest step" : d;
 }
 
 /** Statuses an order may move to from each status (terminal ones: none). */

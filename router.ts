@@ -111,6 +111,7 @@ export class EventRouter implements DeskSink {
   readonly #bbo: (BookUpdate | undefined)[] = [];
   readonly #unknownKinds = new Set<number>();
   #lastTick = 0;
+  #reporting = false;
   readonly #readyWaiters: ((error?: Error) => void)[] = [];
   #snapshotTimer: ReturnType<typeof setInterval> | undefined;
   /** Where `poll()` collects the events it returns (undefined outside `poll`). */
@@ -203,6 +204,31 @@ export class EventRouter implements DeskSink {
     this.dispatch({ type: "error", kind: ErrorKind.Client, asset, code, orderId, message, ts });
   }
 
+  /**
+   * A callback threw: counted in `health.callbackErrors` and reported as an
+   * `error` event (streams, `error` callbacks). What an `error` callback throws,
+   * or anything thrown with nobody listening for errors, goes to
+   * `console.error` instead: never to the caller of the callback (the pump or
+   * `poll()`), so one bad handler stops neither the others nor the client.
+   */
+  callbackThrew(e: unknown, event: keyof ClientEvents, closed: boolean): void {
+    this.#p.health.callbackErrors++;
+    const { streams, callbacks } = this.#p;
+    const listening = callbacks.has("error") || streams.count("errors") > 0 ||
+      streams.count("events") > 0;
+    if (event === "error" || this.#reporting || !listening || closed) {
+      console.error(`hftlive: a "${String(event)}" callback threw:`, e);
+      return;
+    }
+    this.#reporting = true;
+    try {
+      const text = e instanceof Error ? (e.stack ?? e.message) : String(e);
+      this.clientError(-1, 0, 0, `A "${String(event)}" callback threw: ${text}`);
+    } finally {
+      this.#reporting = false;
+    }
+  }
+
   /** A record this version cannot decode (a newer core?): counted, reported once per kind. */
   unknownRecord(kind: number): void {
     this.#p.health.unknownRecords++;
@@ -232,7 +258,7 @@ export class EventRouter implements DeskSink {
   whenReady(timeoutMs: number): Promise<void> {
     if (this.#p.connectivity.allRegistered) return Promise.resolve();
     const { promise, resolve, reject } = Promise.withResolvers<void>();
-    const timer = setTimeout(() => {
+    const timer = timeoutMs === Infinity ? undefined : setTimeout(() => {
       const i = this.#readyWaiters.indexOf(done);
       if (i >= 0) this.#readyWaiters.splice(i, 1);
       reject(
@@ -244,7 +270,7 @@ export class EventRouter implements DeskSink {
       );
     }, timeoutMs);
     const done = (error?: Error): void => {
-      clearTimeout(timer);
+      if (timer !== undefined) clearTimeout(timer);
       if (error === undefined) resolve();
       else reject(error);
     };

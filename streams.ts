@@ -212,6 +212,7 @@ export class StreamHub {
     events: 0,
   };
   #ended = false;
+  readonly #shared = new Map<StreamKind, { sub: unknown; stream: ReadableStream }>();
 
   /** A hub with no consumers. */
   constructor(options: StreamHubOptions) {
@@ -248,6 +249,31 @@ export class StreamHub {
         );
       }
     }
+    return this.#open(kind, asset, capacity, maxBuffered).stream;
+  }
+
+  /**
+   * The one shared subscription of `kind` with default options: the same
+   * stream on every call while it lives (until it is cancelled or ends), so
+   * that reading `client.trades` again and again does not pile up consumers.
+   */
+  shared<K extends StreamKind>(kind: K): ReadableStream<StreamItem[K]> {
+    const s = this.#shared.get(kind);
+    if (s !== undefined) return s.stream as ReadableStream<StreamItem[K]>;
+    if (!StreamHub.isKind(kind)) {
+      throw new ValidationError(`Cannot open stream "${kind}": no such stream`);
+    }
+    const sub = this.#open(kind, undefined, this.#opts.capacity, this.#opts.maxBuffered);
+    this.#shared.set(kind, { sub, stream: sub.stream });
+    return sub.stream;
+  }
+
+  #open<K extends StreamKind>(
+    kind: K,
+    asset: number | undefined,
+    capacity: number,
+    maxBuffered: number,
+  ): Subscriber<StreamItem[K]> {
     const list = this.#subs[kind] as Subscriber<StreamItem[K]>[];
     const policy = POLICIES[kind];
     const sub = new Subscriber<StreamItem[K]>({
@@ -265,6 +291,7 @@ export class StreamHub {
         }),
       onWait: () => this.#opts.onWait?.(),
       onRemove: (s) => {
+        if (this.#shared.get(kind)?.sub === s) this.#shared.delete(kind);
         const i = list.indexOf(s);
         if (i >= 0) {
           list.splice(i, 1);
@@ -275,7 +302,7 @@ export class StreamHub {
     list.push(sub);
     if (this.#ended) sub.end();
     else this.#opts.onCount?.(kind, list.length);
-    return sub.stream;
+    return sub;
   }
 
   /** Offers `ev` to every consumer of `kind`. */

@@ -53,8 +53,8 @@ Deno.test("LiveClient.connect() receives trades, best bid/offer and depth update
 Deno.test("several consumers of one stream each get every event", async () => {
   await using sim = await startSim({ rate: 1000 });
   await using client = await connect(sim);
-  const a = client.trades.getReader();
-  const b = client.trades.getReader();
+  const a = client.stream("trades").getReader();
+  const b = client.stream("trades").getReader();
   const [x, y] = await Promise.all([a.read(), b.read()]);
   assert.deepEqual(x.value, y.value);
   await a.cancel();

@@ -19,12 +19,57 @@ import {
 
 const specs = [{ connector: "c", symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001 }];
 
-Deno.test("roundPrice() and roundQty() round to the nearest tick and lot", () => {
+Deno.test("roundPrice() rounds to the nearest tick, or down/up; roundQty() down by default", () => {
   assert.equal(roundPrice(100.04, 0.1), 100);
   assert.equal(roundPrice(100.06, 0.1), 100.1);
+  assert.equal(roundPrice(100.06, 0.1, "down"), 100);
+  assert.equal(roundPrice(100.01, 0.1, "up"), 100.1);
   assert.equal(roundPrice(0.30000000000000004, 0.1), 0.3);
-  assert.equal(roundQty(0.0026, 0.001), 0.003);
+  // On the grid within float noise: kept, whatever the direction.
+  assert.equal(roundPrice(50_000.1, 0.1, "down"), 50_000.1);
+  assert.equal(roundPrice(0.3, 0.1, "up"), 0.3);
+  assert.equal(roundQty(0.0026, 0.001), 0.002);
+  assert.equal(roundQty(0.0026, 0.001, "nearest"), 0.003);
   assert.equal(roundQty(0.0004, 0.001), 0);
+  assert.equal(roundQty(0.003, 0.001), 0.003);
+});
+
+Deno.test("validateOrder() never makes an order larger or more aggressive than asked", () => {
+  const buy = validateOrder({ side: Side.Buy, price: 100.09, qty: 0.0029 }, 1, specs);
+  assert.equal(buy.price, 100); // down: a buy never pays more
+  assert.equal(buy.qty, 0.002); // down: never more than asked
+  const sell = validateOrder({ side: Side.Sell, price: 100.01, qty: 0.0029 }, 2, specs);
+  assert.equal(sell.price, 100.1); // up: a sell never sells cheaper
+  assert.equal(sell.qty, 0.002);
+  // hftbacktest's nearest-tick rule, on request.
+  const near = validateOrder(
+    { side: Side.Buy, price: 100.09, qty: 0.0026 },
+    3,
+    specs,
+    undefined,
+    "nearest",
+  );
+  assert.equal(near.price, 100.1);
+  assert.equal(near.qty, 0.003);
+  // What the adversarial review found: 0.0005 of lot 0.001 became 0.001; a buy at 0.05 of tick
+  // 0.1 became 0.1; 1e300 saturated the core's tick count.
+  assert.throws(
+    () => validateOrder({ side: Side.Buy, price: 10, qty: 0.0005 }, 4, specs),
+    /qty 0.0005 rounds down to 0 lots of 0.001/,
+  );
+  assert.throws(
+    () => validateOrder({ side: Side.Buy, price: 0.05, qty: 1 }, 5, specs),
+    /price 0.05 rounds down to 0 ticks of 0.1/,
+  );
+  assert.equal(validateOrder({ side: Side.Sell, price: 0.05, qty: 1 }, 6, specs).price, 0.1);
+  assert.throws(
+    () => validateOrder({ side: Side.Sell, price: 1e300, qty: 1 }, 7, specs),
+    /more than the core can hold exactly/,
+  );
+  assert.throws(
+    () => validateOrder({ side: Side.Sell, price: 10, qty: 1e300 }, 8, specs),
+    /more than the core can hold exactly/,
+  );
 });
 
 Deno.test("nextOrderId() is unique, increasing and a safe integer", () => {
@@ -54,11 +99,11 @@ Deno.test("validateOrder() throws ValidationError for every invalid input", () =
     [{ side: 1, price: NaN, qty: 1 }, 1, /price NaN is not a finite number/],
     [{ side: 1, price: Infinity, qty: 1 }, 1, /price Infinity is not a finite number/],
     [{ side: 1, qty: 1 }, 1, /price undefined is not a finite number/],
-    [{ side: 1, price: 0.04, qty: 1 }, 1, /rounds to 0 ticks of 0.1/],
+    [{ side: 1, price: 0.04, qty: 1 }, 1, /rounds down to 0 ticks of 0.1/],
     [{ side: 1, price: 10, qty: 0 }, 1, /qty 0 is not above 0/],
     [{ side: 1, price: 10, qty: -1 }, 1, /qty -1 is not above 0/],
     [{ side: 1, price: 10, qty: NaN }, 1, /qty NaN is not a finite number/],
-    [{ side: 1, price: 10, qty: 0.0004 }, 1, /qty 0.0004 rounds to 0 lots of 0.001/],
+    [{ side: 1, price: 10, qty: 0.0004 }, 1, /qty 0.0004 rounds down to 0 lots of 0.001/],
     [{ side: 1, price: 10, qty: 1, asset: 3 }, 1, /asset 3 is not configured/],
     [{ side: 1, price: 10, qty: 1, asset: -1 }, 1, /asset -1 is not configured/],
     [{ side: 2, price: 10, qty: 1 }, 1, /side 2 is not Side.Buy/],

@@ -328,7 +328,7 @@ Deno.test("both wake-ups (doorbell socket, native wait) deliver events, answer o
       instruments: [{ connector: sim.name, symbol: sim.symbol, tickSize: 0.1, lotSize: 0.001 }],
       wake: "bell" as "socket",
     }),
-    /wake "bell" is not "socket" or "wait"/,
+    /wake "bell" is not one of "socket", "wait"/,
   );
 });
 

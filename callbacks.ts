@@ -40,7 +40,8 @@ export function reportCallbackError(e: unknown): void {
 
 /**
  * A set of handlers per event name. `emit` calls each handler of the event
- * once, in the order they were added.
+ * once, in the order they were added; a handler added during an `emit` is
+ * called from the next one, one removed during it is not called any more.
  *
  * @example
  * ```ts
@@ -54,7 +55,8 @@ export function reportCallbackError(e: unknown): void {
  * ```
  */
 export class Callbacks<Events> {
-  readonly #handlers = new Map<keyof Events, Set<Handler<never>>>();
+  /** Handlers per event, replaced (never mutated) on add and remove: an emit sees a snapshot. */
+  readonly #handlers = new Map<keyof Events, readonly Handler<never>[]>();
   readonly #onError: (e: unknown, event: keyof Events) => void;
   #count = 0;
 
@@ -63,12 +65,11 @@ export class Callbacks<Events> {
     this.#onError = onError;
   }
 
-  /** Adds `handler` for `event`; returns a function that removes it. */
+  /** Adds `handler` for `event` (once); returns a function that removes it. */
   on<K extends keyof Events>(event: K, handler: Handler<Events[K]>): () => void {
-    let set = this.#handlers.get(event);
-    if (set === undefined) this.#handlers.set(event, set = new Set());
-    if (!set.has(handler as Handler<never>)) {
-      set.add(handler as Handler<never>);
+    const list = this.#handlers.get(event) ?? [];
+    if (!list.includes(handler as Handler<never>)) {
+      this.#handlers.set(event, [...list, handler as Handler<never>]);
       this.#count++;
     }
     return () => this.off(event, handler);
@@ -76,13 +77,15 @@ export class Callbacks<Events> {
 
   /** Removes `handler` from `event` (no-op when it is not there). */
   off<K extends keyof Events>(event: K, handler: Handler<Events[K]>): void {
-    if (this.#handlers.get(event)?.delete(handler as Handler<never>)) this.#count--;
+    const list = this.#handlers.get(event);
+    if (list === undefined || !list.includes(handler as Handler<never>)) return;
+    this.#handlers.set(event, list.filter((h) => h !== handler));
+    this.#count--;
   }
 
   /** Whether `event` has at least one handler. */
   has(event: keyof Events): boolean {
-    const set = this.#handlers.get(event);
-    return set !== undefined && set.size > 0;
+    return (this.#handlers.get(event)?.length ?? 0) > 0;
   }
 
   /** Handlers in total, over every event. */
@@ -92,9 +95,13 @@ export class Callbacks<Events> {
 
   /** Calls every handler of `event` with `value`; what one throws goes to `onError`. */
   emit<K extends keyof Events>(event: K, value: Events[K]): void {
-    const set = this.#handlers.get(event);
-    if (set === undefined || set.size === 0) return;
-    for (const h of set) {
+    const list = this.#handlers.get(event);
+    if (list === undefined) return;
+    for (let i = 0; i < list.length; i++) {
+      const h = list[i];
+      // Removed by an earlier handler of this emit: not called (as with EventTarget).
+      const now = this.#handlers.get(event);
+      if (now !== list && !now?.includes(h)) continue;
       try {
         (h as Handler<Events[K]>)(value);
       } catch (e) {

@@ -76,6 +76,9 @@ export type { WaitOptions } from "./order_desk.ts";
 export type { NativeStats } from "./ffi/native.ts";
 export type { ClientEvents } from "./router.ts";
 
+/** How long one step of the pump delivers before the event loop gets a turn (ms). */
+const STEP_BUDGET_MS = 10;
+
 /**
  * A live-trading client over the native core. Create it with
  * {@linkcode LiveClient.connect}.
@@ -153,6 +156,10 @@ export class LiveClient {
         submit: (v) => native.submit(v),
         cancel: (asset, id) => native.cancel(asset, id),
         now: () => native.now(),
+        down: (a) => {
+          const c = conn.connectorOf(a);
+          return conn.isDown(c) ? conn.connectorNames[c] : undefined;
+        },
       },
       sink: router,
       waitTimeoutMs: opts.waitTimeoutMs,
@@ -171,6 +178,7 @@ export class LiveClient {
     if (opts.mode === "stream") {
       this.#host = {
         step: (n) => this.#pumpStep(n),
+        backlog: () => this.#router.backlog,
         stopping: () => this.#closing,
         fail: (e) => this.#fail(e),
       };
@@ -252,7 +260,9 @@ export class LiveClient {
     try {
       if (waited < 0) throw this.#native.error(waited, "Cannot wait for events");
       if (waited === 0) this.#router.tick(this.#native.now());
-      this.#drainAll();
+      const deadline = performance.now() + STEP_BUDGET_MS;
+      if (this.#router.backlog) this.#run(deadline);
+      else this.#drain(1, deadline);
       return !this.#closing;
     } catch (e) {
       if (!this.#closing) this.#fail(e);
@@ -278,30 +288,25 @@ export class LiveClient {
     void this.close();
   }
 
-  #drainAll(): void {
-    for (;;) {
+  /**
+   * Drains and delivers up to `rounds` buffers of records. The pump takes one
+   * buffer per step, delivering until `deadline` (the rest of the buffer waits
+   * for its next step, after the event loop had a turn); close() and poll()
+   * take everything.
+   */
+  #drain(rounds: number, deadline = Infinity): void {
+    for (let i = 0; i < rounds && !this.#router.backlog; i++) {
       const n = this.#native.drain();
       if (n <= 0) return;
-      this.#process(n);
+      this.#router.load(n);
+      this.#run(deadline);
       if (!this.#native.full(n)) return;
     }
   }
 
-  #process(n: number): void {
-    const now = this.#native.now();
-    const dec = this.#native.decoder;
-    const health = this.#health;
-    for (let i = 0; i < n; i++) {
-      const ev = dec.decode(i, now);
-      if (ev === undefined) {
-        this.#router.unknownRecord(dec.kind(i));
-        continue;
-      }
-      health.count(dec.kind(i));
-      this.#router.dispatch(ev);
-    }
-    health.endBatch(now);
-    this.#router.tick(now);
+  /** Delivers the drained records not delivered yet, until `deadline` (ms). */
+  #run(deadline: number): void {
+    this.#router.run(this.#native.decoder, this.#native.now(), deadline, this.#closing);
   }
 
   #assertOpen(what: string): void {
@@ -467,7 +472,8 @@ export class LiveClient {
       const n = this.#native.poll(timeoutMs);
       if (n > 0) {
         this.#router.out = out;
-        this.#process(n);
+        this.#router.load(n);
+        this.#run(Infinity);
       } else this.#router.tick(this.#native.now());
       return out;
     } finally {
@@ -525,6 +531,7 @@ export class LiveClient {
   submitOrder(req: OrderRequest, options?: WaitOptions): Order | Promise<Order> {
     if (options?.wait) {
       try {
+        this.#checkWait(options, req?.orderId ?? 0);
         return this.#wait("submit", this.#submit(req), options);
       } catch (e) {
         return Promise.reject(e);
@@ -596,6 +603,7 @@ export class LiveClient {
   cancelOrder(orderId: number, options?: WaitOptions): Order | Promise<Order> {
     if (options?.wait) {
       try {
+        this.#checkWait(options, orderId);
         return this.#wait("cancel", this.#cancel(orderId), options);
       } catch (e) {
         return Promise.reject(e);
@@ -638,7 +646,7 @@ export class LiveClient {
   cancelAll(asset?: number, options?: WaitOptions): number[] | Promise<Order[]> {
     try {
       this.#assertOpen("Cannot cancel all orders");
-      if (options?.wait) this.#assertCanWait("Cannot wait for the cancels");
+      if (options?.wait) this.#checkWait(options, 0);
       return this.#desk.cancelAll(asset, options);
     } catch (e) {
       if (options?.wait) return Promise.reject(e);
@@ -666,11 +674,21 @@ export class LiveClient {
   ): Promise<Order> {
     try {
       this.#assertOpen(`Cannot replace order ${orderId}`);
-      this.#assertCanWait(`Cannot replace order ${orderId}`);
+      this.#checkWait(options, orderId);
     } catch (e) {
       return Promise.reject(e);
     }
     return this.#desk.replace(orderId, changes, options);
+  }
+
+  /** Checks wait options before anything is sent. */
+  #checkWait(options: WaitOptions, orderId: number): void {
+    const what = `Cannot wait for order ${orderId || "(new)"}`;
+    this.#assertCanWait(what);
+    if (options.timeoutMs !== undefined) checkTimeout(options.timeoutMs, what, "timeoutMs");
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+      throw new ValidationError(`${what}: signal is not an AbortSignal`);
+    }
   }
 
   #assertCanWait(what: string): void {
@@ -791,30 +809,21 @@ export class LiveClient {
   ready(timeoutMs = 10_000): Promise<void> {
     try {
       this.#assertOpen("Cannot wait for registration");
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    if (this.#conn.allRegistered) return Promise.resolve();
-    if (this.#opts.mode === "poll") {
-      // Nothing processes registrations in poll mode but poll() itself, and events polled here
-      // would be lost to the caller.
-      return Promise.reject(
-        new ValidationError(
+      checkTimeout(timeoutMs, "Cannot wait for registration", "timeoutMs");
+      if (this.#conn.allRegistered) return Promise.resolve();
+      if (this.#opts.mode === "poll") {
+        // Nothing processes registrations in poll mode but poll() itself, and events polled
+        // here would be lost to the caller.
+        throw new ValidationError(
           "Cannot wait for registration in poll mode: call poll() until " +
             "client.health.instruments[i].registered (or an 'instrument' event says so)",
-        ),
-      );
-    }
-    let promise: Promise<void>;
-    try {
-      promise = this.#router.whenReady(
-        checkTimeout(timeoutMs, "Cannot wait for registration", "timeoutMs"),
-      );
+        );
+      }
     } catch (e) {
       return Promise.reject(e);
     }
     this.#pin();
-    return promise;
+    return this.#router.whenReady(timeoutMs);
   }
 
   /**
@@ -942,7 +951,8 @@ export class LiveClient {
       this.#native.wake();
       await this.#pumpDone;
       try {
-        this.#drainAll(); // what is left (order updates in particular)
+        this.#run(Infinity); // what is left (order updates in particular)
+        this.#drain(64);
       } catch { /* closing anyway */ }
     }
     this.#closed = true;

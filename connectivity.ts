@@ -204,10 +204,17 @@ export class Connectivity {
     if (i !== undefined && i.inBatch) i.batchOrders.add(orderId);
   }
 
-  /** A CONNECTOR event. */
+  /**
+   * A CONNECTOR event. An "up" while already up is a connector that restarted
+   * between two liveness checks (a new publisher): it counts as down, then up.
+   */
   onConnector(ev: ConnectorEvent): readonly Transition[] {
     const c = this.#connectors[ev.connector];
     if (c === undefined) return NONE;
+    if (ev.up && c.up === true) {
+      const down = this.onConnector({ ...ev, up: false });
+      return [...down, ...this.onConnector(ev)];
+    }
     const prev = c.up;
     c.up = ev.up;
     if (ev.up) {
@@ -287,7 +294,10 @@ export class Connectivity {
     let out: Transition[] | undefined;
     for (let a = 0; a < this.#instruments.length; a++) {
       const i = this.#instruments[a];
-      const stale = i.registered && i.lastMarket > 0 && now - i.lastMarket > staleAfterNs;
+      // Fresh again only with market data: an instrument that lost its registration (its
+      // connector went away) keeps its state until it is registered again.
+      if (!i.registered) continue;
+      const stale = i.lastMarket > 0 && now - i.lastMarket > staleAfterNs;
       if (stale !== i.stale) {
         i.stale = stale;
         (out ??= []).push({

@@ -97,6 +97,8 @@ export interface OrderPort {
   cancel(asset: number, orderId: number): void;
   /** The core's clock (ns since the Unix epoch). */
   now(): number;
+  /** The connector of `asset` when it is known to be down (nothing can reach it), else undefined. */
+  down?(asset: number): string | undefined;
 }
 
 /**
@@ -248,6 +250,7 @@ export class OrderDesk {
   submit(req: OrderRequest, orderId: number = req?.orderId ?? nextOrderId()): Order {
     const v = this.check(req, orderId);
     this.#tracker.checkUnused(orderId);
+    this.#checkUp(v.asset, `Cannot submit order ${orderId}`, orderId);
     this.#limiter?.take(`Cannot submit order ${orderId}`);
     this.#port.submit(v);
     return this.#tracker.submitted(v, this.#port.now());
@@ -267,10 +270,22 @@ export class OrderDesk {
     if (isTerminalStatus(o.status)) {
       throw new InvalidOrderStatusError(`${what}: it is ${orderStatusName(o.status)}`, { orderId });
     }
+    this.#checkUp(o.asset, what, orderId);
     if (limit) this.#limiter?.take(what);
     this.#port.cancel(o.asset, orderId);
     this.#tracker.cancelRequested(orderId, this.#port.now());
     return this.#tracker.get(orderId)!;
+  }
+
+  /** Fails fast, with nothing sent, when the connector of `asset` is known to be down. */
+  #checkUp(asset: number, what: string, orderId: number): void {
+    const down = this.#port.down?.(asset);
+    if (down !== undefined) {
+      throw new ConnectionError(
+        `${what}: connector "${down}" is down (nothing was sent; wait for the reconnect event)`,
+        { orderId },
+      );
+    }
   }
 
   /** Checks an asset index (`what` prefixes the message). */
@@ -289,6 +304,9 @@ export class OrderDesk {
   cancelAll(asset: number | undefined, options?: WaitOptions): number[] | Promise<Order[]> {
     const what = "Cannot cancel all orders";
     if (asset !== undefined) this.checkAsset(asset, what);
+    if (options?.wait) {
+      checkTimeout(options.timeoutMs ?? this.#waitTimeoutMs, what, "timeoutMs");
+    }
     const active = this.#tracker.active(asset);
     const send = active.filter((o) => o.req === OrderStatus.None && o.status !== OrderStatus.None);
     const defer = active.filter((o) =>
@@ -425,6 +443,12 @@ export class OrderDesk {
       return;
     }
     const ev: OrderUpdate = { ...order, type: "order", recvTs: raw.recvTs, updateTs: raw.recvTs };
+    if (order === previous) {
+      // A repeated terminal answer (e.g. a late cancel answer after Canceled): nothing changed,
+      // nothing to deliver; a wait on it still settles.
+      this.#settle(ev, previous);
+      return;
+    }
     this.#health?.orderUpdate(ev, previous);
     this.#sink.deliver(ev);
     const fill = this.#fill(ev, previous);
@@ -532,6 +556,7 @@ export class OrderDesk {
       const o = this.#tracker.get(id);
       if (o === undefined || !ofConnector(o.asset)) continue;
       for (const w of [...ws]) {
+        if (this.#settleRejected(w)) continue;
         this.#finish(w, {
           reason: new ConnectionError(
             `Order ${id}: connector "${name}" went away before answering; the outcome is unknown`,
@@ -554,6 +579,7 @@ export class OrderDesk {
       if (done === undefined) continue;
       const ts = this.#port.now();
       this.#sink.deliver({ ...done, type: "order", recvTs: ts, updateTs: ts });
+      this.#settle(done, o);
       this.#sink.clientError(
         asset,
         0,
@@ -568,6 +594,7 @@ export class OrderDesk {
   close(why: string, failure: Error | undefined): void {
     for (const ws of [...this.#waiters.values()]) {
       for (const w of [...ws]) {
+        if (this.#settleRejected(w)) continue;
         this.#finish(w, {
           reason: new ClosedError(`Order ${w.orderId}: no answer before ${why}`, {
             orderId: w.orderId,
@@ -577,6 +604,13 @@ export class OrderDesk {
         });
       }
     }
+  }
+
+  /** A wait that already saw its Rejected update (held for the code) resolves with it now. */
+  #settleRejected(w: Waiter): boolean {
+    if (w.rejected === undefined) return false;
+    this.#finish(w, this.#tracker.get(w.orderId) ?? w.rejected);
+    return true;
   }
 
   /** Settles `w` with an order (resolves) or with anything else (rejects with it as is). */

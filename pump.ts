@@ -22,6 +22,8 @@ export interface PumpHost {
    * failure status) and drains; false when the pump should stop.
    */
   step(waited: number): boolean;
+  /** Records drained but not delivered yet (the last step ran out of time). */
+  backlog(): boolean;
   /** The client is closing: the pump stops. */
   stopping(): boolean;
   /** The pump cannot go on (the client reports it and closes). */
@@ -31,6 +33,10 @@ export interface PumpHost {
 function step(ref: WeakRef<PumpHost>, waited: number): boolean {
   const h = ref.deref();
   return h !== undefined && !h.stopping() && h.step(waited);
+}
+
+function backlog(ref: WeakRef<PumpHost>): boolean {
+  return ref.deref()?.backlog() ?? false;
 }
 
 function gone(ref: WeakRef<PumpHost>): boolean {
@@ -44,6 +50,18 @@ function fail(ref: WeakRef<PumpHost>, e: unknown): void {
 }
 
 /**
+ * How long the pump may drain without a break (ms): records that keep coming
+ * faster than the handlers take them must not starve the event loop (timers,
+ * other I/O, other clients), so after this long it yields one macrotask.
+ */
+const BUSY_BUDGET_MS = 10;
+
+/** Lets every queued task (timers included) run once. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+/**
  * Runs the pump until the host stops; resolves when it has (never rejects).
  * Waits first, drains after: nothing is delivered before the caller of
  * `connect()` has had the chance to attach callbacks and streams.
@@ -51,12 +69,19 @@ function fail(ref: WeakRef<PumpHost>, e: unknown): void {
 export async function runPump(host: WeakRef<PumpHost>, wake: WakeSource): Promise<void> {
   try {
     await wake.start();
+    let busySince = -1;
     for (;;) {
-      const n = wake.ready();
+      const n = backlog(host) ? 1 : wake.ready();
       if (n !== 0) {
+        if (busySince < 0) busySince = performance.now();
+        else if (performance.now() - busySince > BUSY_BUDGET_MS) {
+          await yieldToEventLoop();
+          busySince = performance.now();
+        }
         if (!step(host, n)) return;
         continue;
       }
+      busySince = -1;
       if (gone(host)) return;
       const r = await wake.sleep();
       if (r !== undefined && !step(host, r)) return;

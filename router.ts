@@ -101,6 +101,16 @@ export interface RouterParts {
 /** An event as the core's records decode to, or a client-side error. */
 export type RoutedEvent = Exclude<LiveEvent, Fill | { readonly type: "snapshot" }>;
 
+/** Drained records, as the router reads them (the client's record decoder). */
+export interface RecordSource {
+  /** Kind byte of record `i` (an index into the health recorder's kinds). */
+  kind(i: number): number;
+  /** Whether record `i` is market data. */
+  isMarket(i: number): boolean;
+  /** Record `i` decoded (`recvTs` stamped), or undefined for a kind this version does not know. */
+  decode(i: number, recvTs: number): RoutedEvent | undefined;
+}
+
 /**
  * Routes the events of one client. It is the order desk's sink: order
  * updates and fills the desk derives come back through {@linkcode EventRouter.deliver}.
@@ -111,6 +121,9 @@ export class EventRouter implements DeskSink {
   readonly #bbo: (BookUpdate | undefined)[] = [];
   readonly #unknownKinds = new Set<number>();
   #lastTick = 0;
+  /** Records of the drain buffer not delivered yet: `#next .. #end`. */
+  #next = 0;
+  #end = 0;
   #reporting = false;
   readonly #readyWaiters: ((error?: Error) => void)[] = [];
   #snapshotTimer: ReturnType<typeof setInterval> | undefined;
@@ -130,6 +143,45 @@ export class EventRouter implements DeskSink {
   /** The last best bid/offer of `asset`. */
   bbo(asset: number): BookUpdate | undefined {
     return this.#bbo[asset];
+  }
+
+  /** `n` records were drained into the buffer: deliver them from the first. */
+  load(n: number): void {
+    this.#next = 0;
+    this.#end = n;
+  }
+
+  /** Drained records are waiting to be delivered (the last run ran out of time). */
+  get backlog(): boolean {
+    return this.#next < this.#end;
+  }
+
+  /**
+   * Decodes and routes the loaded records not delivered yet, until `deadline`
+   * (`performance.now()` ms; checked every 32 records). Closing, market data is
+   * skipped: what is left is delivered for orders, positions and errors.
+   */
+  run(src: RecordSource, now: number, deadline: number, closing: boolean): void {
+    const health = this.#p.health;
+    const end = this.#end;
+    let i = this.#next;
+    while (i < end) {
+      const stop = Math.min(end, i + 32);
+      for (; i < stop; i++) {
+        if (closing && src.isMarket(i)) continue;
+        const ev = src.decode(i, now);
+        if (ev === undefined) {
+          this.unknownRecord(src.kind(i));
+          continue;
+        }
+        health.count(src.kind(i));
+        this.dispatch(ev);
+      }
+      if (deadline !== Infinity && performance.now() > deadline) break;
+    }
+    this.#next = i;
+    health.endBatch(now);
+    this.tick(now);
   }
 
   /** Routes one event. */
@@ -222,8 +274,7 @@ export class EventRouter implements DeskSink {
     }
     this.#reporting = true;
     try {
-      const text = e instanceof Error ? (e.stack ?? e.message) : String(e);
-      this.clientError(-1, 0, 0, `A "${String(event)}" callback threw: ${text}`);
+      this.clientError(-1, 0, 0, `A "${String(event)}" callback threw: ${String(e)}`);
     } finally {
       this.#reporting = false;
     }

@@ -112,6 +112,12 @@ export class RecordDecoder {
     return this.#view.getUint8(i * RECORD_SIZE);
   }
 
+  /** Whether record `i` is market data (trade, depth change or clear, best bid/offer). */
+  isMarket(i: number): boolean {
+    const k = this.kind(i);
+    return k >= RecordKind.Trade && k <= RecordKind.Bbo;
+  }
+
   /** Decodes record `i`; `recvTs` stamps market/order/position events. */
   decode(i: number, recvTs: number): DecodedEvent | undefined {
     const v = this.#view;

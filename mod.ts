@@ -47,6 +47,7 @@ export { type StreamItem, type StreamKind, type StreamOptions } from "./streams.
 export { type WaitOptions } from "./order_desk.ts";
 export {
   type ApplyResult,
+  type Direction,
   type InstrumentSpec,
   isLegalTransition,
   MAX_ORDER_ID,

@@ -73,8 +73,17 @@ export function nextOrderId(): number {
  */
 export type Rounding = "conservative" | "nearest";
 
-/** Which way a value goes to the grid. */
-type Direction = "down" | "up" | "nearest";
+/**
+ * Which way a value goes to the grid.
+ *
+ * @example
+ * ```ts
+ * import { type Direction, roundPrice } from "./orders.ts";
+ * const d: Direction = "up";
+ * console.log(roundPrice(100.01, 0.1, d)); // 100.1
+ * ```
+ */
+export type Direction = "down" | "up" | "nearest";
 
 /** Grid steps of `v`: exact when on the grid within float noise, else rounded per `dir`. */
 function steps(v: number, step: number, dir: Direction): number {

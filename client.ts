@@ -203,7 +203,7 @@ export class LiveClient {
    * ```
    */
   static async connect(options: ConnectOptions): Promise<LiveClient> {
-    const client = LiveClient.#open(options);
+    const client = await LiveClient.#open(options);
     if (options.ready) {
       const ms = typeof options.ready === "number" ? options.ready : 10_000;
       try {
@@ -216,18 +216,21 @@ export class LiveClient {
     return client;
   }
 
-  static #open(options: ConnectOptions): LiveClient {
+  static async #open(options: ConnectOptions): Promise<LiveClient> {
     const opts = resolveOptions(options);
     const conn = new Connectivity(opts.instruments);
-    const native = NativeClient.open(nativeConfig(opts), {
+    const native = await NativeClient.open(nativeConfig(opts), {
       libPath: options.libPath,
       drainRecords: opts.drainRecords,
       connectorNames: conn.connectorNames,
+      // Building the engine (~100 ms) runs off the JavaScript thread, but an inline engine
+      // lives on the thread that opens it.
+      blocking: options.inline === true,
     });
     try {
       return new LiveClient(native, opts, conn);
     } catch (e) {
-      native.close(); // e.g. an invalid rate limit: nothing may stay open
+      await native.close(); // nothing may stay open
       throw e;
     }
   }
@@ -956,7 +959,7 @@ export class LiveClient {
       } catch { /* closing anyway */ }
     }
     this.#closed = true;
-    this.#native.close();
+    await this.#native.close(this.#opts.given.inline === true);
     const failure = this.#failure;
     this.#streams.endAll(
       failure && new ClosedError(`The client stopped: ${failure.message}`, { cause: failure }),

@@ -248,7 +248,9 @@ export class LiveClient {
 
   #pin(): void {
     // Poll mode has no pump: whoever calls poll() holds the client.
-    if (!this.#closing && this.#opts.mode === "stream") LiveClient.#pinned.add(this);
+    if (this.#closing || this.#opts.mode !== "stream") return;
+    LiveClient.#pinned.add(this);
+    this.#wakeSource?.keepAlive(true);
   }
 
   /** Whether anything still consumes this client's events. */
@@ -259,7 +261,11 @@ export class LiveClient {
 
   /** One step of the pump: handles a wake-up's result and drains; false to stop. */
   #pumpStep(waited: number): boolean {
-    if (!this.#inUse()) LiveClient.#pinned.delete(this);
+    // Nothing consumes the client: it neither pins itself nor keeps the process alive.
+    if (!this.#inUse()) {
+      LiveClient.#pinned.delete(this);
+      this.#wakeSource?.keepAlive(false);
+    }
     try {
       if (waited < 0) throw this.#native.error(waited, "Cannot wait for events");
       if (waited === 0) this.#router.tick(this.#native.now());
@@ -951,6 +957,7 @@ export class LiveClient {
     LiveClient.#pinned.delete(this);
     this.#router.snapshots(false);
     if (this.#pumpDone !== undefined) {
+      this.#wakeSource?.keepAlive(true); // close() is awaited: the pump's last turn must come
       this.#native.wake();
       await this.#pumpDone;
       try {

@@ -49,6 +49,9 @@ export const denoRuntime: Runtime = {
   unrefTimer(id: ReturnType<typeof setTimeout>): void {
     Deno.unrefTimer(id as unknown as number);
   },
+  refTimer(id: ReturnType<typeof setTimeout>): void {
+    Deno.refTimer(id as unknown as number);
+  },
   unixSocketAllowed(path: string): boolean {
     try {
       // Deno asks for net access to "unix:<path>" and read and write access to the path.

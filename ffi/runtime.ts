@@ -16,6 +16,10 @@ export interface UnixConn {
   read(p: Uint8Array): Promise<number | null>;
   /** Closes the socket (idempotent). */
   close(): void;
+  /** Lets a pending read keep the process alive (the default). */
+  ref(): void;
+  /** Keeps a pending read from holding the process open. */
+  unref(): void;
 }
 
 /** A JavaScript runtime as hftlive uses it. */
@@ -38,6 +42,8 @@ export interface Runtime {
   fromFileUrl(url: URL): string;
   /** Keeps a timer from holding the process open. */
   unrefTimer(id: ReturnType<typeof setTimeout>): void;
+  /** Lets a timer hold the process open again. */
+  refTimer(id: ReturnType<typeof setTimeout>): void;
   /**
    * Whether this process may use a Unix socket at `path` (connect, read,
    * write); false when the runtime has no Unix sockets.

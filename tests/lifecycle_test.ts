@@ -121,3 +121,51 @@ Deno.test("resident memory stays flat over 600 connect/close cycles (with GC)", 
   // client) or drain buffer (256 KiB per client) would add 50–800 MiB over 400 cycles.
   assert.ok(rss[2] - rss[0] < 16, `RSS ${rss.join(" → ")} MiB`);
 });
+
+for (const wake of ["socket", "wait"] as const) {
+  Deno.test(`a client nobody closes or consumes does not keep the process alive (wake ${wake})`, async () => {
+    const perms = wake === "socket" ? ["--allow-write=/tmp", "--allow-net"] : [];
+    const t0 = performance.now();
+    const { code, out, err } = await runFixture("forgotten.ts", perms, ["idle"], 20_000);
+    assert.equal(code, 0, `exit ${code}\n--- stdout\n${out}\n--- stderr\n${err}`);
+    assert.match(out, new RegExp(`^connected wake=${wake}$`, "m"));
+    assert.ok(performance.now() - t0 < 15_000);
+  });
+}
+
+Deno.test("a client with a callback keeps the process alive", async () => {
+  const script = new URL("./fixtures/forgotten.ts", import.meta.url).pathname;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-ffi",
+      "--allow-env",
+      "--allow-read",
+      "--allow-write=/tmp",
+      "--allow-net",
+      script,
+      "callback",
+    ],
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (!seen.includes("trading")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    seen += value;
+  }
+  assert.match(seen, /trading/);
+  // Still running: nothing made it exit (a status would settle this race first).
+  const exited = await Promise.race([
+    child.status.then(() => true),
+    new Promise<boolean>((r) => setTimeout(() => r(false), 1000)),
+  ]);
+  assert.equal(exited, false, "the process stayed alive while a callback consumes the client");
+  child.kill("SIGKILL");
+  await child.status;
+  await reader.cancel();
+  await child.stderr.cancel();
+});

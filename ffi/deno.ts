@@ -68,4 +68,17 @@ export const denoRuntime: Runtime = {
   async connectUnix(path: string): Promise<UnixConn> {
     return await Deno.connect({ transport: "unix", path });
   },
+  onSignals(handler: (signal: "SIGINT" | "SIGTERM") => void): () => void {
+    const int = (): void => handler("SIGINT");
+    const term = (): void => handler("SIGTERM");
+    Deno.addSignalListener("SIGINT", int);
+    Deno.addSignalListener("SIGTERM", term);
+    return () => {
+      Deno.removeSignalListener("SIGINT", int);
+      Deno.removeSignalListener("SIGTERM", term);
+    };
+  },
+  exit(code: number): void {
+    Deno.exit(code);
+  },
 };

@@ -51,6 +51,13 @@ export interface Runtime {
   unixSocketAllowed(path: string): boolean;
   /** Connects to the Unix stream socket at `path`. */
   connectUnix(path: string): Promise<UnixConn>;
+  /**
+   * Listens to SIGINT and SIGTERM (the listeners do not keep the process
+   * alive); returns a function that stops listening.
+   */
+  onSignals(handler: (signal: "SIGINT" | "SIGTERM") => void): () => void;
+  /** Exits the process with `code`. */
+  exit(code: number): void;
 }
 
 /** The runtime refused an operation for lack of a permission (e.g. `--allow-ffi`). */

@@ -3,6 +3,8 @@
 //! queued. The checks that need the client's state (the asset, a duplicate id) are the
 //! client's ([`crate::shared`]); the rules that turn a price into ticks are hftbacktest's.
 
+use std::fmt::Display;
+
 use hftbacktest::types::{OrdType, Order, Side, Status, TimeInForce};
 
 use crate::error::{fail, Error, ErrorKind};
@@ -54,22 +56,9 @@ pub struct CancelOrder {
     pub order_id: u64,
 }
 
-/// An order refused before anything was sent: "Cannot submit order {id}: {why}".
-fn refuse<T>(
-    kind: ErrorKind,
-    id: impl std::fmt::Display,
-    why: impl std::fmt::Display,
-) -> Result<T, Error> {
-    fail(kind, format!("Cannot submit order {id}: {why}"))
-}
-
-/// A cancel refused before anything was sent: "Cannot cancel order {id}: {why}".
-pub(crate) fn refuse_cancel<T>(
-    kind: ErrorKind,
-    id: impl std::fmt::Display,
-    why: impl std::fmt::Display,
-) -> Result<T, Error> {
-    fail(kind, format!("Cannot cancel order {id}: {why}"))
+/// A refusal before anything was sent: "Cannot {verb} order {id}: {why}".
+fn refuse<T>(verb: &str, kind: ErrorKind, id: impl Display, why: impl Display) -> Result<T, Error> {
+    fail(kind, format!("Cannot {verb} order {id}: {why}"))
 }
 
 const ID_RANGE: &str = "order id is not an integer in [1, 2^53-1]";
@@ -79,39 +68,27 @@ impl TryFrom<RawNewOrder> for NewOrder {
 
     /// Decodes the ABI's integers and checks everything but the asset (that is the client's).
     fn try_from(r: RawNewOrder) -> Result<Self, Error> {
-        use ErrorKind::Argument;
         let id = r.order_id;
+        let bad = |why: String| refuse("submit", ErrorKind::Argument, id, why);
         if !(id.is_finite() && (1.0..=MAX_ORDER_ID as f64).contains(&id) && id.fract() == 0.0) {
-            return refuse(Argument, id, ID_RANGE);
+            return bad(ID_RANGE.into());
         }
         let side = match r.side {
             1 => Side::Buy,
             -1 => Side::Sell,
-            s => {
-                return refuse(
-                    Argument,
-                    id,
-                    format!("side {s} is not 1 (buy) or -1 (sell)"),
-                )
-            }
+            s => return bad(format!("side {s} is not 1 (buy) or -1 (sell)")),
         };
         let time_in_force = match r.tif {
             0 => TimeInForce::GTC,
             1 => TimeInForce::GTX,
             2 => TimeInForce::FOK,
             3 => TimeInForce::IOC,
-            t => return refuse(Argument, id, format!("time in force {t} is not 0..=3")),
+            t => return bad(format!("time in force {t} is not 0..=3")),
         };
         let order_type = match r.ord_type {
             0 => OrdType::Limit,
             1 => OrdType::Market,
-            t => {
-                return refuse(
-                    Argument,
-                    id,
-                    format!("order type {t} is not 0 (limit) or 1 (market)"),
-                )
-            }
+            t => return bad(format!("order type {t} is not 0 (limit) or 1 (market)")),
         };
         let order = NewOrder {
             asset: r.asset as usize,
@@ -124,6 +101,21 @@ impl TryFrom<RawNewOrder> for NewOrder {
         };
         order.validate()?;
         Ok(order)
+    }
+}
+
+/// The ABI's encoding of an order (what a C caller passes to `hl_client_submit`).
+impl From<NewOrder> for RawNewOrder {
+    fn from(o: NewOrder) -> Self {
+        RawNewOrder {
+            asset: o.asset as u32,
+            order_id: o.order_id as f64,
+            side: o.side as i8 as i32,
+            price: o.price,
+            qty: o.qty,
+            tif: o.time_in_force as u8 as u32,
+            ord_type: o.order_type as u8 as u32,
+        }
     }
 }
 
@@ -144,40 +136,27 @@ impl NewOrder {
     /// Checks what the types do not say: the id's range, a market order that is not post-only,
     /// a positive finite price and quantity.
     pub fn validate(&self) -> Result<(), Error> {
-        use ErrorKind::Argument;
-        let id = self.order_id;
-        if !(1..=MAX_ORDER_ID).contains(&id) {
-            return refuse(Argument, id, ID_RANGE);
+        let bad = |why: String| self.refuse(ErrorKind::Argument, why);
+        if !(1..=MAX_ORDER_ID).contains(&self.order_id) {
+            return bad(ID_RANGE.into());
         }
         if !matches!(self.side, Side::Buy | Side::Sell) {
-            return refuse(
-                Argument,
-                id,
-                format!("side {:?} is not Buy or Sell", self.side),
-            );
+            return bad(format!("side {:?} is not Buy or Sell", self.side));
         }
         if !matches!(self.order_type, OrdType::Limit | OrdType::Market)
             || self.time_in_force == TimeInForce::Unsupported
         {
-            return refuse(Argument, id, "unsupported order type or time in force");
+            return bad("unsupported order type or time in force".into());
         }
         if self.order_type == OrdType::Market && self.time_in_force == TimeInForce::GTX {
-            return refuse(Argument, id, "a market order cannot be post-only (GTX)");
+            return bad("a market order cannot be post-only (GTX)".into());
         }
         let (price, qty) = (self.price, self.qty);
         if !(price.is_finite() && price > 0.0) {
-            return refuse(
-                Argument,
-                id,
-                format!("price {price} is not a positive finite number"),
-            );
+            return bad(format!("price {price} is not a positive finite number"));
         }
         if !(qty.is_finite() && qty > 0.0) {
-            return refuse(
-                Argument,
-                id,
-                format!("qty {qty} is not a positive finite number"),
-            );
+            return bad(format!("qty {qty} is not a positive finite number"));
         }
         Ok(())
     }
@@ -191,26 +170,19 @@ impl NewOrder {
         lot_size: f64,
         now: i64,
     ) -> Result<Order, Error> {
-        use ErrorKind::Argument;
-        let (id, price, qty) = (self.order_id, self.price, self.qty);
+        let (price, qty) = (self.price, self.qty);
         let price_tick = (price / tick_size).round();
         if price_tick < 1.0 {
-            return refuse(
-                Argument,
-                id,
-                format!("price {price} rounds to 0 ticks of {tick_size}"),
-            );
+            let why = format!("price {price} rounds to 0 ticks of {tick_size}");
+            return self.refuse(ErrorKind::Argument, why);
         }
         let lots = qty / lot_size;
         if (lots - lots.round()).abs() > 1e-9 * lots.max(1.0) || lots.round() < 1.0 {
-            return refuse(
-                Argument,
-                id,
-                format!("qty {qty} is not a positive multiple of the lot size {lot_size}"),
-            );
+            let why = format!("qty {qty} is not a positive multiple of the lot size {lot_size}");
+            return self.refuse(ErrorKind::Argument, why);
         }
         Ok(Order {
-            order_id: id,
+            order_id: self.order_id,
             price_tick: price_tick as i64,
             qty,
             leaves_qty: qty,
@@ -230,12 +202,8 @@ impl NewOrder {
     }
 
     /// Refuses this order with `kind` ("Cannot submit order {id}: {why}").
-    pub(crate) fn refuse<T>(
-        &self,
-        kind: ErrorKind,
-        why: impl std::fmt::Display,
-    ) -> Result<T, Error> {
-        refuse(kind, self.order_id, why)
+    pub(crate) fn refuse<T>(&self, kind: ErrorKind, why: impl Display) -> Result<T, Error> {
+        refuse("submit", kind, self.order_id, why)
     }
 }
 
@@ -245,7 +213,8 @@ impl TryFrom<RawCancelOrder> for CancelOrder {
     fn try_from(r: RawCancelOrder) -> Result<Self, Error> {
         let id = r.order_id;
         if !(id.is_finite() && id >= 1.0 && id.fract() == 0.0) {
-            return refuse_cancel(
+            return refuse(
+                "cancel",
                 ErrorKind::Argument,
                 id,
                 "order id is not a positive integer",
@@ -260,12 +229,8 @@ impl TryFrom<RawCancelOrder> for CancelOrder {
 
 impl CancelOrder {
     /// Refuses this cancel with `kind` ("Cannot cancel order {id}: {why}").
-    pub(crate) fn refuse<T>(
-        &self,
-        kind: ErrorKind,
-        why: impl std::fmt::Display,
-    ) -> Result<T, Error> {
-        refuse_cancel(kind, self.order_id, why)
+    pub(crate) fn refuse<T>(&self, kind: ErrorKind, why: impl Display) -> Result<T, Error> {
+        refuse("cancel", kind, self.order_id, why)
     }
 }
 
@@ -280,19 +245,21 @@ mod tests {
     use super::*;
 
     fn raw() -> RawNewOrder {
-        RawNewOrder {
-            asset: 0,
-            order_id: 1.0,
-            side: 1,
-            price: 100.0,
-            qty: 0.001,
-            tif: 0,
-            ord_type: 0,
-        }
+        NewOrder::limit(0, 1, Side::Buy, 100.0, 0.001).into()
     }
 
     fn refusal(r: RawNewOrder) -> String {
         NewOrder::try_from(r).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_abi_encoding_round_trips() {
+        let o = NewOrder {
+            time_in_force: TimeInForce::FOK,
+            order_type: OrdType::Market,
+            ..NewOrder::limit(3, 42, Side::Sell, 7.5, 2.0)
+        };
+        assert_eq!(NewOrder::try_from(RawNewOrder::from(o)), Ok(o));
     }
 
     #[test]
@@ -364,18 +331,9 @@ mod tests {
         })
         .unwrap();
         assert_eq!(o.live_order(0.1, 0.001, 5).unwrap().price_tick, 1000);
-        let tiny = NewOrder { price: 0.04, ..o };
-        assert!(tiny
-            .live_order(0.1, 0.001, 5)
-            .unwrap_err()
-            .to_string()
-            .contains("rounds to 0 ticks"));
-        let odd = NewOrder { qty: 0.0005, ..o };
-        assert!(odd
-            .live_order(0.1, 0.001, 5)
-            .unwrap_err()
-            .to_string()
-            .contains("lot size"));
+        let refusal = |o: NewOrder| o.live_order(0.1, 0.001, 5).unwrap_err().to_string();
+        assert!(refusal(NewOrder { price: 0.04, ..o }).contains("rounds to 0 ticks"));
+        assert!(refusal(NewOrder { qty: 0.0005, ..o }).contains("lot size"));
     }
 
     #[test]

@@ -16,43 +16,44 @@ use std::{
 };
 
 use common::{client_cfg, unique_name};
-use hftlive::{abi::*, RawNewOrder};
+use hftlive::{abi::*, NewOrder, RawNewOrder, Side};
 
 /// A client handle, closed on drop.
 struct H(u32);
 
-/// Opens a client through `hl_client_open`; the error is (status, message of the error buffer).
-fn open(cfg: &str) -> Result<H, (i32, String)> {
+/// The signature of `hl_client_open` and `hl_sim_start`.
+type OpenFn = unsafe extern "C" fn(*const u8, u32, *mut u32, *mut u8, u32) -> i32;
+
+/// Calls an open function as a C caller would; the error is (status, message of the error
+/// buffer).
+fn open_with(open: OpenFn, json: &str) -> Result<u32, (i32, String)> {
     let mut h = 0u32;
     let mut err = vec![0u8; 1024];
     // SAFETY: valid buffers for the given lengths.
     let rc = unsafe {
-        hl_client_open(
-            cfg.as_ptr(),
-            cfg.len() as u32,
+        open(
+            json.as_ptr(),
+            json.len() as u32,
             &mut h,
             err.as_mut_ptr(),
-            err.len() as u32,
+            1024,
         )
     };
     if rc != HL_OK {
         let end = err.iter().position(|b| *b == 0).unwrap_or(err.len());
         return Err((rc, String::from_utf8_lossy(&err[..end]).into_owned()));
     }
-    Ok(H(h))
+    Ok(h)
+}
+
+/// Opens a client through `hl_client_open`.
+fn open(cfg: &str) -> Result<H, (i32, String)> {
+    open_with(hl_client_open, cfg).map(H)
 }
 
 /// A valid order of asset 0 to vary field by field.
 fn raw() -> RawNewOrder {
-    RawNewOrder {
-        asset: 0,
-        order_id: 1.0,
-        side: 1,
-        price: 100.0,
-        qty: 0.001,
-        tif: 0,
-        ord_type: 0,
-    }
+    NewOrder::limit(0, 1, Side::Buy, 100.0, 0.001).into()
 }
 
 impl H {
@@ -328,23 +329,7 @@ fn stale_handles_stay_stale_and_calls_racing_a_close_are_safe() {
 
 /// Starts a sim through `hl_sim_start`.
 fn sim_start(json: &str) -> Result<u32, (i32, String)> {
-    let mut h = 0u32;
-    let mut err = vec![0u8; 512];
-    // SAFETY: valid buffers for the given lengths.
-    let rc = unsafe {
-        hl_sim_start(
-            json.as_ptr(),
-            json.len() as u32,
-            &mut h,
-            err.as_mut_ptr(),
-            err.len() as u32,
-        )
-    };
-    let end = err.iter().position(|b| *b == 0).unwrap_or(err.len());
-    match rc {
-        HL_OK => Ok(h),
-        rc => Err((rc, String::from_utf8_lossy(&err[..end]).into_owned())),
-    }
+    open_with(hl_sim_start, json)
 }
 
 #[test]

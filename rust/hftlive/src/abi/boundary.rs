@@ -113,6 +113,35 @@ pub unsafe fn open_with_error_buffer(
     }
 }
 
+/// Defines an `extern "C"` constructor with the open-with-error-buffer protocol
+/// ([`open_with_error_buffer`]): `$name(cfg, cfg_len, out_handle, err, err_cap) -> i32`, whose
+/// object `$create` makes from the JSON configuration and returns the handle of.
+macro_rules! extern_open {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $create:expr) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// `cfg` valid for `cfg_len` bytes; `out_handle` valid for one u32; `err` null or valid
+        /// for `err_cap` bytes.
+        #[no_mangle]
+        pub unsafe extern "C" fn $name(
+            cfg: *const u8,
+            cfg_len: u32,
+            out_handle: *mut u32,
+            err: *mut u8,
+            err_cap: u32,
+        ) -> i32 {
+            // SAFETY: this function's contract is open_with_error_buffer's.
+            unsafe {
+                $crate::abi::boundary::open_with_error_buffer(
+                    cfg, cfg_len, out_handle, err, err_cap, $what, $create,
+                )
+            }
+        }
+    };
+}
+pub(crate) use extern_open;
+
 /// Writes top-of-book levels in the `hl_client_depth` layout: `out[0]` bids, `out[1]` asks,
 /// then `levels` (price, qty) pairs of bids, best first, then of asks.
 pub fn write_levels(out: &mut [f64], levels: usize, bids: &[(f64, f64)], asks: &[(f64, f64)]) {

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use super::{
     boundary::{
-        ffi_panic_boundary, open_with_error_buffer, try_handle, try_slice, try_slice_mut,
-        write_f64s, write_levels, write_msg,
+        extern_open, ffi_panic_boundary, try_handle, try_slice, try_slice_mut, write_f64s,
+        write_levels, write_msg,
     },
     release_freed_memory, status_of, HL_E_HANDLE, HL_OK,
 };
@@ -77,28 +77,19 @@ macro_rules! try_buffer {
     };
 }
 
-/// # Safety
-/// `cfg` valid for `cfg_len` bytes; `out_handle` valid for one u32; `err` null or valid for
-/// `err_cap` bytes.
-#[no_mangle]
-pub unsafe extern "C" fn hl_client_open(
-    cfg: *const u8,
-    cfg_len: u32,
-    out_handle: *mut u32,
-    err: *mut u8,
-    err_cap: u32,
-) -> i32 {
-    // SAFETY: forwarded contract.
-    unsafe {
-        open_with_error_buffer(cfg, cfg_len, out_handle, err, err_cap, "client", |json| {
-            let c = Client::open(json)?;
-            CLIENTS.insert(c.clone()).ok_or_else(|| {
-                c.close();
-                Error::new(ErrorKind::Full, "too many open clients")
-            })
+extern_open!(
+    /// Opens a client from a JSON configuration (`rust/ABI.md`); its engine has built its IPC
+    /// ports when this returns.
+    hl_client_open,
+    "client",
+    |json| {
+        let c = Client::open(json)?;
+        CLIENTS.insert(c.clone()).ok_or_else(|| {
+            c.close();
+            Error::new(ErrorKind::Full, "too many open clients")
         })
     }
-}
+);
 
 /// Closes a client: wakes waits, stops and joins its engine thread. A second close of the
 /// handle is `HL_E_HANDLE`.

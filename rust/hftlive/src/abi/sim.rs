@@ -7,8 +7,7 @@ use hftlive_sim::{Fault, Sim, SimConfig};
 
 use super::{
     boundary::{
-        ffi_panic_boundary, open_with_error_buffer, try_handle, try_slice_mut, write_f64s,
-        write_levels,
+        extern_open, ffi_panic_boundary, try_handle, try_slice_mut, write_f64s, write_levels,
     },
     HL_E_ARGUMENT, HL_E_CLOSED, HL_E_HANDLE, HL_E_NOT_FOUND, HL_OK,
 };
@@ -34,32 +33,20 @@ fn with_sim(entry: &SimEntry, f: impl FnOnce(&Sim) -> i32) -> i32 {
     }
 }
 
-/// Starts the in-process sim connector (`hftlive-sim`) from a JSON `SimConfig`; returns once
-/// its IPC ports exist.
-///
-/// # Safety
-/// `cfg` valid for `cfg_len` bytes; `out_handle` valid for one u32; `err` null or valid for
-/// `err_cap` bytes.
-#[no_mangle]
-pub unsafe extern "C" fn hl_sim_start(
-    cfg: *const u8,
-    cfg_len: u32,
-    out_handle: *mut u32,
-    err: *mut u8,
-    err_cap: u32,
-) -> i32 {
-    // SAFETY: forwarded contract.
-    unsafe {
-        open_with_error_buffer(cfg, cfg_len, out_handle, err, err_cap, "sim", |json| {
-            let config = |m| Error::new(ErrorKind::Config, m);
-            let c = SimConfig::from_json(json).map_err(config)?;
-            c.validate().map_err(config)?;
-            let sim = Sim::start(c).map_err(|m| Error::new(ErrorKind::Ipc, m))?;
-            SIMS.insert(Arc::new(Mutex::new(Some(sim))))
-                .ok_or_else(|| Error::new(ErrorKind::Full, "too many sims"))
-        })
+extern_open!(
+    /// Starts the in-process sim connector (`hftlive-sim`) from a JSON `SimConfig`; returns once
+    /// its IPC ports exist.
+    hl_sim_start,
+    "sim",
+    |json| {
+        let config = |m| Error::new(ErrorKind::Config, m);
+        let c = SimConfig::from_json(json).map_err(config)?;
+        c.validate().map_err(config)?;
+        let sim = Sim::start(c).map_err(|m| Error::new(ErrorKind::Ipc, m))?;
+        SIMS.insert(Arc::new(Mutex::new(Some(sim))))
+            .ok_or_else(|| Error::new(ErrorKind::Full, "too many sims"))
     }
-}
+);
 
 /// Stops a sim (drops its ports, joins its thread).
 #[no_mangle]

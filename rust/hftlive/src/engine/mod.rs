@@ -235,15 +235,11 @@ impl Engine {
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    self.shared
-                        .stats()
-                        .ipc_errors
-                        .fetch_add(1, Ordering::Relaxed);
                     let msg = format!(
                         "cannot receive from connector \"{}\": {e}",
                         self.conns[c].name
                     );
-                    self.engine_error(msg);
+                    self.ipc_error(msg);
                     break;
                 }
             }
@@ -334,6 +330,15 @@ impl Engine {
 
     fn engine_error(&mut self, msg: String) {
         self.error_record(ERR_ENGINE, 0, 0, NO_ASSET, msg);
+    }
+
+    /// An IPC failure: counted in the stats and reported as an engine ERROR record.
+    fn ipc_error(&mut self, msg: String) {
+        self.shared
+            .stats()
+            .ipc_errors
+            .fetch_add(1, Ordering::Relaxed);
+        self.engine_error(msg);
     }
 
     /// An ERROR record; its text is queued for `hl_client_take_message`.

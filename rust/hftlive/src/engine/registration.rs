@@ -96,15 +96,11 @@ impl Engine {
                         }
                     }
                     Err(e) => {
-                        self.shared
-                            .stats()
-                            .ipc_errors
-                            .fetch_add(1, Ordering::Relaxed);
                         let msg = format!(
                             "cannot register {} on connector \"{}\": {e}",
                             inst.symbol, inst.connector
                         );
-                        self.engine_error(msg);
+                        self.ipc_error(msg);
                     }
                 }
             }

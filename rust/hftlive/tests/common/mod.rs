@@ -183,41 +183,21 @@ impl Connector {
         asks: &[(f64, f64)],
     ) {
         self.send(id, LiveEvent::BatchStart);
-        for (px, qty) in bids {
-            self.send(
-                id,
-                LiveEvent::Feed {
-                    symbol: symbol.into(),
-                    event: Event {
-                        ev: EXCH_EVENT | LOCAL_EVENT | BUY_EVENT | DEPTH_SNAPSHOT_EVENT,
-                        exch_ts: 1,
-                        local_ts: 0,
-                        px: *px,
-                        qty: *qty,
-                        order_id: 0,
-                        ival: 0,
-                        fval: 0.0,
-                    },
-                },
-            );
-        }
-        for (px, qty) in asks {
-            self.send(
-                id,
-                LiveEvent::Feed {
-                    symbol: symbol.into(),
-                    event: Event {
-                        ev: EXCH_EVENT | LOCAL_EVENT | SELL_EVENT | DEPTH_SNAPSHOT_EVENT,
-                        exch_ts: 1,
-                        local_ts: 0,
-                        px: *px,
-                        qty: *qty,
-                        order_id: 0,
-                        ival: 0,
-                        fval: 0.0,
-                    },
-                },
-            );
+        for (side, levels) in [(BUY_EVENT, bids), (SELL_EVENT, asks)] {
+            for (px, qty) in levels {
+                let event = Event {
+                    ev: EXCH_EVENT | LOCAL_EVENT | side | DEPTH_SNAPSHOT_EVENT,
+                    exch_ts: 1,
+                    local_ts: 0,
+                    px: *px,
+                    qty: *qty,
+                    order_id: 0,
+                    ival: 0,
+                    fval: 0.0,
+                };
+                let symbol = symbol.into();
+                self.send(id, LiveEvent::Feed { symbol, event });
+            }
         }
         self.send(id, LiveEvent::BatchEnd);
     }

@@ -461,5 +461,6 @@ fn without_the_feature_fault_injection_is_refused_with_a_message() {
         "{}",
         c.last_error()
     );
-    assert_eq!(c.poll(1, 0).0, 0, "the engine runs on");
+    let (rc, _) = c.poll(16, 0);
+    assert!(rc >= 0, "the engine runs on: {rc}");
 }

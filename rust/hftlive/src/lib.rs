@@ -16,6 +16,7 @@
 pub mod abi;
 pub mod book;
 mod client;
+mod clock;
 mod commands;
 pub mod config;
 mod doorbell;
@@ -32,7 +33,7 @@ mod sync;
 
 pub use abi::release_freed_memory;
 pub use client::Client;
+pub use clock::now_ns;
 pub use commands::{CancelOrder, NewOrder, RawCancelOrder, RawNewOrder, MAX_ORDER_ID};
-pub use engine::now_ns;
 pub use error::{Error, ErrorKind};
 pub use hftbacktest::types::{OrdType, Side, TimeInForce};

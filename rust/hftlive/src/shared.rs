@@ -16,9 +16,9 @@ use hftbacktest::types::{Order, Status};
 
 use crate::{
     book::Book,
+    clock::now_ns,
     commands::{CancelOrder, Cmd, NewOrder},
     config::ClientConfig,
-    engine::now_ns,
     error::{Error, ErrorKind},
     ring::RingConsumer,
     signal::Signal,

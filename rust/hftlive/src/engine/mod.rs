@@ -25,7 +25,7 @@ use std::{
         mpsc::{Receiver, SyncSender},
         Arc,
     },
-    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+    time::{Duration, Instant},
 };
 
 use hftbacktest::{
@@ -34,6 +34,7 @@ use hftbacktest::{
 };
 use iceoryx2::prelude::{ipc, NodeBuilder, SignalHandlingMode};
 
+pub(crate) use crate::clock::now_ns;
 use crate::{
     book::Bbo,
     commands::Cmd,
@@ -43,14 +44,6 @@ use crate::{
     ring::RingProducer,
     shared::Shared,
 };
-
-/// Nanoseconds since the Unix epoch (the clock hftbacktest stamps `local_timestamp` with).
-pub fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
-}
 
 /// One connector: its channel and what the engine knows of it.
 struct Conn {

@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { OrderStatus, Side } from "../mod.ts";
+import { OrderStatus } from "../mod.ts";
 import { connect, startSim } from "./helpers.ts";
 
 const LOT = 0.001;

@@ -54,6 +54,9 @@ fn default_max_level_lots() -> u64 {
 fn default_poll_us() -> u64 {
     50
 }
+fn default_burst() -> u32 {
+    1
+}
 
 /// Configuration of a sim connector (JSON through serde; every field but `name` and
 /// `instruments` is optional).
@@ -112,6 +115,38 @@ pub struct SimConfig {
     /// given (`exec_price_tick` stays 0). Default false: one update per execution.
     #[serde(default)]
     pub rest_fills: bool,
+    /// When market events arrive: `"periodic"` (default; every `1 / rate` seconds) or
+    /// `"poisson"` (independent exponential gaps of mean `1 / rate`, like trades of a real
+    /// symbol; seeded by `seed`).
+    #[serde(default)]
+    pub arrivals: Arrivals,
+    /// Market events per arrival (default 1): with `burst` n the sim publishes n market events
+    /// back to back at each arrival, arrivals coming at `rate / n`, so the mean rate stays `rate`
+    /// (a burst of trades sweeping the book, a flurry of depth messages).
+    #[serde(default = "default_burst")]
+    pub burst: u32,
+}
+
+/// When market events arrive ([`SimConfig::arrivals`]).
+#[derive(Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Arrivals {
+    /// Every `1 / rate` seconds (the default).
+    #[default]
+    Periodic,
+    /// Exponential gaps of mean `1 / rate` seconds (a Poisson process), seeded by `seed`.
+    Poisson,
+}
+
+impl std::str::FromStr for Arrivals {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "periodic" => Ok(Self::Periodic),
+            "poisson" => Ok(Self::Poisson),
+            _ => Err(format!("arrivals {s:?} is not \"periodic\" or \"poisson\"")),
+        }
+    }
 }
 
 impl Default for SimConfig {
@@ -130,6 +165,8 @@ impl Default for SimConfig {
             cancel_race: true,
             stale_after_ms: 0,
             rest_fills: false,
+            arrivals: Arrivals::Periodic,
+            burst: default_burst(),
         }
     }
 }
@@ -179,6 +216,12 @@ impl SimConfig {
             return Err(format!(
                 "sim config: `trade_ratio` must be in [0, 1], got {}",
                 self.trade_ratio
+            ));
+        }
+        if self.burst == 0 || self.burst > 4096 {
+            return Err(format!(
+                "sim config: `burst` must be in 1..=4096, got {}",
+                self.burst
             ));
         }
         if self.max_level_lots == 0 || self.max_level_lots > 1 << 40 {

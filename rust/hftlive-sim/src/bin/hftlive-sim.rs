@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! hftlive-sim <name> [--seed N] [--rate R] [--levels L] [--trade-ratio X] [--fuse-deletions]
-//!             [--poll-us U] [--symbol S --tick T --lot L --price P]...
+//!             [--poll-us U] [--arrivals periodic|poisson] [--burst N]
+//!             [--symbol S --tick T --lot L --price P]...
 //! hftlive-sim <name> --config sim.json      (JSON as SimConfig; <name> overrides its name)
 //! ```
 //!
@@ -18,7 +19,8 @@ use hftlive_sim::{
 use iceoryx2::prelude::{ipc, NodeBuilder};
 
 const USAGE: &str = "usage: hftlive-sim <name> [--seed N] [--rate R] [--levels L] \
-[--trade-ratio X] [--fuse-deletions] [--poll-us U] [--symbol S --tick T --lot L --price P]...\n       \
+[--trade-ratio X] [--fuse-deletions] [--poll-us U] [--arrivals periodic|poisson] [--burst N] \
+[--symbol S --tick T --lot L --price P]...\n       \
 hftlive-sim <name> --config sim.json";
 
 fn parse_args(args: &[String]) -> Result<SimConfig, String> {
@@ -64,6 +66,8 @@ fn parse_args(args: &[String]) -> Result<SimConfig, String> {
             "--stale-after-ms" => config.stale_after_ms = num(value(&mut it, flag)?, flag)?,
             "--fuse-deletions" => config.fuse_deletions = true,
             "--no-depth-batches" => config.depth_batches = false,
+            "--arrivals" => config.arrivals = value(&mut it, flag)?.parse()?,
+            "--burst" => config.burst = num(value(&mut it, flag)?, flag)?,
             "--symbol" => instruments.push(SimInstrument {
                 symbol: value(&mut it, flag)?.clone(),
                 tick_size: 0.1,

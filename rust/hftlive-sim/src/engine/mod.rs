@@ -23,9 +23,12 @@ use hftbacktest::{
     types::{ErrorKind, LiveError, LiveEvent, LiveRequest, Order, Status, Value},
 };
 
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
 use crate::{
     market::{Market, MarketParams},
-    Book, Command, Fault, Shared, SimConfig,
+    Arrivals, Book, Command, Fault, Shared, SimConfig,
 };
 
 /// Most market events published per wakeup (bursts for high rates).
@@ -203,6 +206,8 @@ struct Engine {
     seq: u64,
     stream_started: Option<Instant>,
     stale_fired: bool,
+    /// Draws the gaps between arrivals of market events (`arrivals: "poisson"`).
+    arrivals_rng: ChaCha8Rng,
 }
 
 fn order_error(code: i64, msg: &str) -> LiveEvent {
@@ -219,6 +224,7 @@ impl Engine {
         tx: IceoryxSender<LiveEvent>,
         rx: IceoryxReceiver<LiveRequest>,
     ) -> Self {
+        let cfg_seed = cfg.seed;
         let mut insts = Vec::new();
         let mut by_symbol = HashMap::new();
         for (i, ins) in cfg.instruments.iter().enumerate() {
@@ -271,11 +277,27 @@ impl Engine {
             seq: 0,
             stream_started: None,
             stale_fired: false,
+            arrivals_rng: ChaCha8Rng::seed_from_u64(cfg_seed ^ 0xA11_1BA1_5EED),
+        }
+    }
+
+    /// The time to the next arrival of market events: `mean` (periodic) or an exponential gap
+    /// of mean `mean` (Poisson).
+    fn next_gap(&mut self, mean: Duration) -> Duration {
+        match self.cfg.arrivals {
+            Arrivals::Periodic => mean,
+            Arrivals::Poisson => {
+                let u: f64 = self.arrivals_rng.random();
+                mean.mul_f64(-(1.0 - u).ln())
+            }
         }
     }
 
     fn run(&mut self, cmd_rx: &mpsc::Receiver<Command>) {
-        let period = (self.cfg.rate > 0.0).then(|| Duration::from_secs_f64(1.0 / self.cfg.rate));
+        // One arrival per `burst` market events, so the mean rate stays `rate`.
+        let burst = self.cfg.burst.max(1);
+        let period = (self.cfg.rate > 0.0)
+            .then(|| Duration::from_secs_f64(f64::from(burst) / self.cfg.rate));
         let poll = Duration::from_micros(self.cfg.poll_us);
         let mut next_due = Instant::now();
         'main: loop {
@@ -324,9 +346,11 @@ impl Engine {
                 (Some(period), true) => {
                     let mut n = 0;
                     while next_due <= now && n < MAX_BURST {
-                        self.market_step();
-                        next_due += period;
-                        n += 1;
+                        for _ in 0..burst {
+                            self.market_step();
+                        }
+                        next_due += self.next_gap(period);
+                        n += burst;
                     }
                     if now.saturating_duration_since(next_due) > Duration::from_millis(100) {
                         // Too far behind (e.g. the machine stalled): drop the backlog.

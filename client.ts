@@ -105,6 +105,8 @@ export class LiveClient {
   #inPoll = false;
   #snapshotTimer: ReturnType<typeof setInterval> | undefined;
   #engineDrops = 0;
+  /** When the pump's last wake-up reached JavaScript (ns), until the next drain uses it. */
+  #wokeAt = 0;
 
   private constructor(native: NativeClient, opts: ResolvedOptions, conn: Connectivity) {
     this.#native = native;
@@ -165,7 +167,7 @@ export class LiveClient {
     native.closeWhenCollected(this);
     if (opts.mode === "stream") {
       this.#host = {
-        step: (n) => this.#pumpStep(n),
+        step: (n, wokeAt) => this.#pumpStep(n, wokeAt),
         backlog: () => this.#router.backlog,
         stopping: () => this.#closing,
         fail: (e) => this.#fail(e),
@@ -249,7 +251,8 @@ export class LiveClient {
   }
 
   /** One step of the pump: handles a wake-up's result and drains; false to stop. */
-  #pumpStep(waited: number): boolean {
+  #pumpStep(waited: number, wokeAt: number): boolean {
+    this.#wokeAt = wokeAt;
     // Nothing consumes the client: it neither pins itself nor keeps the process alive.
     if (!this.#inUse()) {
       LiveClient.#pinned.delete(this);
@@ -304,7 +307,10 @@ export class LiveClient {
 
   /** Delivers the drained records not delivered yet, until `deadline` (ms). */
   #run(deadline: number): void {
-    this.#router.run(this.#native.decoder, this.#native.now(), deadline, this.#closing);
+    const now = this.#native.now();
+    const woke = this.#wokeAt > 0 ? this.#wokeAt : now;
+    this.#wokeAt = 0;
+    this.#router.run(this.#native.decoder, now, deadline, this.#closing, woke);
   }
 
   #assertOpen(what: string): void {

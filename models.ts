@@ -283,6 +283,20 @@ export interface MarketEventBase {
   readonly exchTs: number;
   /** Timestamp at which the connector received it (ns since epoch). */
   readonly localTs: number;
+  /**
+   * Timestamp at which the native engine took the connector's message off IPC
+   * (ns since epoch; the same for every event of one message). With `localTs`
+   * and `recvTs` it splits the feed latency into connector → engine and
+   * engine → JavaScript.
+   */
+  readonly engineTs: number;
+  /**
+   * Timestamp at which the client's wake-up for this batch reached JavaScript
+   * (ns since epoch): the doorbell's read or the native wait resolving. Equal
+   * to `recvTs` when no wait came before the drain (poll mode, or records that
+   * were already waiting).
+   */
+  readonly wakeTs: number;
   /** Timestamp at which JavaScript received it (ns since epoch; one per drained batch). */
   readonly recvTs: number;
 }

@@ -19,9 +19,11 @@ import type { WakeSource } from "./ffi/wake.ts";
 export interface PumpHost {
   /**
    * Handles a wake-up result (> 0 records ready, 0 a timeout or tick, < 0 a
-   * failure status) and drains; false when the pump should stop.
+   * failure status) and drains; false when the pump should stop. `wokeAt`:
+   * when the wake-up that led to this step reached JavaScript (ns since the
+   * epoch), 0 when the step follows no sleep.
    */
-  step(waited: number): boolean;
+  step(waited: number, wokeAt: number): boolean;
   /** Records drained but not delivered yet (the last step ran out of time). */
   backlog(): boolean;
   /** The client is closing: the pump stops. */
@@ -30,9 +32,9 @@ export interface PumpHost {
   fail(error: unknown): void;
 }
 
-function step(ref: WeakRef<PumpHost>, waited: number): boolean {
+function step(ref: WeakRef<PumpHost>, waited: number, wokeAt: number): boolean {
   const h = ref.deref();
-  return h !== undefined && !h.stopping() && h.step(waited);
+  return h !== undefined && !h.stopping() && h.step(waited, wokeAt);
 }
 
 function backlog(ref: WeakRef<PumpHost>): boolean {
@@ -70,6 +72,8 @@ export async function runPump(host: WeakRef<PumpHost>, wake: WakeSource): Promis
   try {
     await wake.start();
     let busySince = -1;
+    /** When the last sleep's wake-up reached JavaScript; 0 once a step used it. */
+    let woke = 0;
     for (;;) {
       const n = backlog(host) ? 1 : wake.ready();
       if (n !== 0) {
@@ -78,13 +82,18 @@ export async function runPump(host: WeakRef<PumpHost>, wake: WakeSource): Promis
           await yieldToEventLoop();
           busySince = performance.now();
         }
-        if (!step(host, n)) return;
+        if (!step(host, n, woke)) return;
+        woke = 0;
         continue;
       }
       busySince = -1;
       if (gone(host)) return;
       const r = await wake.sleep();
-      if (r !== undefined && !step(host, r)) return;
+      woke = wake.wokeAt;
+      if (r !== undefined) {
+        if (!step(host, r, woke)) return;
+        woke = 0;
+      }
     }
   } catch (e) {
     fail(host, e);

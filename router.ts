@@ -107,8 +107,11 @@ export interface RecordSource {
   kind(i: number): number;
   /** Whether record `i` is market data. */
   isMarket(i: number): boolean;
-  /** Record `i` decoded (`recvTs` stamped), or undefined for a kind this version does not know. */
-  decode(i: number, recvTs: number): RoutedEvent | undefined;
+  /**
+   * Record `i` decoded (`recvTs` and `wakeTs` stamped), or undefined for a kind
+   * this version does not know.
+   */
+  decode(i: number, recvTs: number, wakeTs: number): RoutedEvent | undefined;
 }
 
 /**
@@ -160,8 +163,16 @@ export class EventRouter implements DeskSink {
    * Decodes and routes the loaded records not delivered yet, until `deadline`
    * (`performance.now()` ms; checked every 32 records). Closing, market data is
    * skipped: what is left is delivered for orders, positions and errors.
+   * `now` is the drain time (`recvTs`), `wakeTs` when the wake-up that led to
+   * it reached JavaScript (`now` when there was none).
    */
-  run(src: RecordSource, now: number, deadline: number, closing: boolean): void {
+  run(
+    src: RecordSource,
+    now: number,
+    deadline: number,
+    closing: boolean,
+    wakeTs: number = now,
+  ): void {
     const health = this.#p.health;
     const end = this.#end;
     let i = this.#next;
@@ -169,7 +180,7 @@ export class EventRouter implements DeskSink {
       const stop = Math.min(end, i + 32);
       for (; i < stop; i++) {
         if (closing && src.isMarket(i)) continue;
-        const ev = src.decode(i, now);
+        const ev = src.decode(i, now, wakeTs);
         if (ev === undefined) {
           this.unknownRecord(src.kind(i));
           continue;

@@ -112,6 +112,21 @@ export interface SimOptions extends LoadOptions {
    * REST answer (default false: one update per execution).
    */
   readonly restFills?: boolean;
+  /**
+   * Wrap every depth message in `BatchStart`/`BatchEnd` to all bots, like the
+   * binancefutures connector (default true).
+   */
+  readonly depthBatches?: boolean;
+  /**
+   * When market events arrive: `"periodic"` (default, every `1 / rate` s) or
+   * `"poisson"` (exponential gaps of mean `1 / rate`, seeded by `seed`).
+   */
+  readonly arrivals?: "periodic" | "poisson";
+  /**
+   * Market events per arrival (default 1): `burst` events back to back, arrivals
+   * at `rate / burst` (the mean rate stays `rate`).
+   */
+  readonly burst?: number;
 }
 
 /**
@@ -209,6 +224,9 @@ export class Sim {
       max_level_lots: options.maxLevelLots,
       cancel_race: options.cancelRace,
       rest_fills: options.restFills,
+      depth_batches: options.depthBatches,
+      arrivals: options.arrivals,
+      burst: options.burst,
     };
     return new Sim(NativeSim.start(cfg, options), options.name);
   }

@@ -15,7 +15,8 @@
  * const hub = new StreamHub({ capacity: 100, maxBuffered: 1000 });
  * const trades = hub.open("trades");
  * const t: Trade = {
- *   type: "trade", asset: 0, side: 1, price: 1, qty: 1, exchTs: 1, localTs: 1, recvTs: 1, flags: 0,
+ *   type: "trade", asset: 0, side: 1, price: 1, qty: 1, exchTs: 1, localTs: 1, engineTs: 1,
+ *   wakeTs: 1, recvTs: 1, flags: 0,
  * };
  * hub.fan("trades", t);
  * hub.endAll();

@@ -61,6 +61,8 @@ export const RECORD_TYPES: readonly string[] = [
 /** hftbacktest's `DEPTH_SNAPSHOT_EVENT` in the low byte of `ev`. */
 const DEPTH_SNAPSHOT_EVENT = 4;
 const TWO_32 = 4294967296;
+/** Byte offset of the engine's receive time in market records (payload slot 7). */
+const ENGINE_TS = 56;
 const NO_ASSET = 0xffff;
 
 /** An event decoded from a record (market, order, position, error, status). */
@@ -118,8 +120,11 @@ export class RecordDecoder {
     return k >= RecordKind.Trade && k <= RecordKind.Bbo;
   }
 
-  /** Decodes record `i`; `recvTs` stamps market/order/position events. */
-  decode(i: number, recvTs: number): DecodedEvent | undefined {
+  /**
+   * Decodes record `i`; `recvTs` stamps market/order/position events, `wakeTs`
+   * (the wake-up that led to this drain) market events.
+   */
+  decode(i: number, recvTs: number, wakeTs: number = recvTs): DecodedEvent | undefined {
     const v = this.#view;
     const o = i * RECORD_SIZE;
     const kind = v.getUint8(o);
@@ -135,6 +140,8 @@ export class RecordDecoder {
           qty: v.getFloat64(o + 16, true),
           exchTs: readI64(v, o + 24),
           localTs: readI64(v, o + 32),
+          engineTs: readI64(v, o + ENGINE_TS),
+          wakeTs,
           recvTs,
           flags: v.getUint32(o + 4, true),
         };
@@ -148,6 +155,8 @@ export class RecordDecoder {
           qty: v.getFloat64(o + 16, true),
           exchTs: readI64(v, o + 24),
           localTs: readI64(v, o + 32),
+          engineTs: readI64(v, o + ENGINE_TS),
+          wakeTs,
           recvTs,
           snapshot: (flags & 0xff) === DEPTH_SNAPSHOT_EVENT,
           flags,
@@ -161,6 +170,8 @@ export class RecordDecoder {
           upToPrice: v.getFloat64(o + 8, true),
           exchTs: readI64(v, o + 24),
           localTs: readI64(v, o + 32),
+          engineTs: readI64(v, o + ENGINE_TS),
+          wakeTs,
           recvTs,
           flags: v.getUint32(o + 4, true),
         };
@@ -174,6 +185,8 @@ export class RecordDecoder {
           askQty: v.getFloat64(o + 32, true),
           exchTs: readI64(v, o + 40),
           localTs: readI64(v, o + 48),
+          engineTs: readI64(v, o + ENGINE_TS),
+          wakeTs,
           recvTs,
         };
       case RecordKind.Order:

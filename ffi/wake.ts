@@ -28,6 +28,12 @@ const TICK_MS = 250;
 export interface WakeSource {
   /** `"socket"` or `"wait"` (turns to `"wait"` if connecting the doorbell fails). */
   readonly kind: "socket" | "wait";
+  /**
+   * When the last `sleep()` was woken in JavaScript: the doorbell's read or
+   * the native wait resolving (ns since the epoch, the core's clock; one
+   * `hl_now` per wake-up).
+   */
+  readonly wokeAt: number;
   /** Prepares the source (connects the doorbell); call once before the loop. */
   start(): Promise<void>;
   /** Records ready now (> 0, drain them), none (0), or a failure status (< 0). */
@@ -52,6 +58,7 @@ class WaitWake implements WakeSource {
   readonly kind = "wait";
   readonly #native: NativeClient;
   #alive = true;
+  wokeAt = 0;
   /** Ends a timer sleep early (a consumer arrived). */
   #wakeTimer: (() => void) | undefined;
 
@@ -68,12 +75,18 @@ class WaitWake implements WakeSource {
   }
 
   sleep(): Promise<number> {
-    if (this.#alive) return this.#native.wait(TICK_MS);
+    if (this.#alive) {
+      return this.#native.wait(TICK_MS).then((r) => {
+        this.wokeAt = this.#native.now();
+        return r;
+      });
+    }
     // Nothing consumes the client: a pending native call would keep the process alive, so it
     // sleeps on a timer that does not, and drains at each tick.
     return new Promise((resolve) => {
       const t = setTimeout(() => {
         this.#wakeTimer = undefined;
+        this.wokeAt = this.#native.now();
         resolve(0);
       }, TICK_MS);
       this.#native.lib.runtime.unrefTimer(t);
@@ -112,6 +125,7 @@ class BellWake implements WakeSource {
   #wakeUp: (() => void) | undefined;
   #tick: ReturnType<typeof setInterval> | undefined;
   #alive = true;
+  #wokeAt = 0;
 
   constructor(native: NativeClient, path: string) {
     this.#native = native;
@@ -120,6 +134,10 @@ class BellWake implements WakeSource {
 
   get kind(): "socket" | "wait" {
     return this.#kind;
+  }
+
+  get wokeAt(): number {
+    return this.#fallback !== undefined ? this.#fallback.wokeAt : this.#wokeAt;
   }
 
   async start(): Promise<void> {
@@ -160,6 +178,7 @@ class BellWake implements WakeSource {
       this.#reading = true;
       this.#readDone = false;
       conn.read(this.#buf).then((r) => {
+        this.#wokeAt = this.#native.now();
         this.#readDone = true;
         this.#readResult = r;
         this.#wakeUp?.();

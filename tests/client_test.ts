@@ -32,6 +32,11 @@ Deno.test("LiveClient.connect() receives trades, best bid/offer and depth update
     assert.ok(t.price > 40_000 && t.price < 60_000);
     assert.ok(t.qty > 0);
     assert.ok(t.exchTs > 1.7e18 && t.recvTs >= t.localTs - 1e6);
+    // Stage stamps, same clock (f64 of ns since the epoch: 256 ns steps): publish <= engine
+    // receive <= wake-up <= drain.
+    assert.ok(t.engineTs >= t.localTs - 256, `engineTs ${t.engineTs} < localTs ${t.localTs}`);
+    assert.ok(t.wakeTs >= t.engineTs - 256, `wakeTs ${t.wakeTs} < engineTs ${t.engineTs}`);
+    assert.ok(t.recvTs >= t.wakeTs, `recvTs ${t.recvTs} < wakeTs ${t.wakeTs}`);
   }
   const reader = client.bookUpdates.getReader();
   const { value: bbo } = await reader.read();

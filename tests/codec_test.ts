@@ -46,6 +46,7 @@ Deno.test("RecordDecoder decodes every record kind", () => {
   v.setFloat64(16, 0.25, true);
   v.setBigInt64(24, BigInt(TS), true);
   v.setBigInt64(32, BigInt(TS + 1000), true);
+  v.setBigInt64(56, BigInt(TS + 5000), true);
   put(0, b);
   // DEPTH snapshot level
   [b, v] = rec(2, -1, 1, 4);
@@ -97,7 +98,9 @@ Deno.test("RecordDecoder decodes every record kind", () => {
     assert.equal(t.price, 100.5);
     assert.equal(t.qty, 0.25);
     assert.ok(Math.abs(t.localTs - t.exchTs - 1000) <= 256);
+    assert.ok(Math.abs(t.engineTs - t.exchTs - 5000) <= 256);
     assert.equal(t.recvTs, 5);
+    assert.equal(t.wakeTs, 5, "no wake-up given: wakeTs is recvTs");
   }
   assert.deepEqual(
     { ...e[1]!, exchTs: 0, localTs: 0 },
@@ -109,6 +112,8 @@ Deno.test("RecordDecoder decodes every record kind", () => {
       qty: 0,
       exchTs: 0,
       localTs: 0,
+      engineTs: 0,
+      wakeTs: 5,
       recvTs: 5,
       snapshot: true,
       flags: 4,
@@ -117,6 +122,8 @@ Deno.test("RecordDecoder decodes every record kind", () => {
   assert.equal(e[2]!.type, "depthClear");
   assert.ok(e[2]!.type === "depthClear" && Number.isNaN(e[2]!.upToPrice));
   assert.ok(e[3]!.type === "bbo" && e[3]!.askPrice === 100.1 && e[3]!.bidQty === 1);
+  const w = d.decode(3, 9, 7);
+  assert.ok(w?.type === "bbo" && w.wakeTs === 7 && w.recvTs === 9);
   const o = e[4]!;
   assert.ok(o.type === "order");
   if (o.type === "order") {

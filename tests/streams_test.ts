@@ -34,6 +34,8 @@ function trade(price: number, asset = 0): Trade {
     qty: 1,
     exchTs: 1,
     localTs: 2,
+    engineTs: 2,
+    wakeTs: 3,
     recvTs: 3,
     flags: 0,
   };
@@ -49,6 +51,8 @@ function depth(price: number, asset = 0): DepthUpdate {
     snapshot: false,
     exchTs: 1,
     localTs: 2,
+    engineTs: 2,
+    wakeTs: 3,
     recvTs: 3,
     flags: 0,
   };
@@ -62,6 +66,8 @@ function depthClear(asset = 0): DepthClear {
     upToPrice: NaN,
     exchTs: 1,
     localTs: 2,
+    engineTs: 2,
+    wakeTs: 3,
     recvTs: 3,
     flags: 0,
   };
@@ -77,6 +83,8 @@ function bbo(bidPrice: number, asset = 0): BookUpdate {
     askQty: 1,
     exchTs: 1,
     localTs: 2,
+    engineTs: 2,
+    wakeTs: 3,
     recvTs: 3,
   };
 }

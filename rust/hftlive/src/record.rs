@@ -25,6 +25,11 @@ pub const K_DROPPED: u8 = 10;
 /// it to test readers' handling of record kinds they do not know.
 pub const K_UNKNOWN_TEST: u8 = 0xEE;
 
+/// The payload slot of TRADE, DEPTH, DEPTH_CLEAR and BBO records that holds the engine's
+/// receive time (ns since the Unix epoch): when the engine took the connector's message that
+/// produced the record off IPC (`rust/ABI.md`, "Records").
+pub const ENGINE_TS_SLOT: usize = 7;
+
 /// Asset value meaning "no instrument".
 pub const NO_ASSET: u16 = 0xFFFF;
 
@@ -208,4 +213,14 @@ impl RecView<'_> {
 /// True for records that may be dropped when the ring is full (market data only).
 pub fn is_market(kind: u8) -> bool {
     matches!(kind, K_TRADE | K_DEPTH | K_DEPTH_CLEAR | K_BBO)
+}
+
+/// Stamps a market record (see [`is_market`]) with the engine's receive time `ts` in
+/// [`ENGINE_TS_SLOT`]; other records are left as they are.
+#[inline]
+pub fn stamp_engine_ts(rec: &mut Rec, ts: i64) {
+    if is_market(rec[0]) {
+        let o = ENGINE_TS_SLOT * 8;
+        rec[o..o + 8].copy_from_slice(&ts.to_le_bytes());
+    }
 }

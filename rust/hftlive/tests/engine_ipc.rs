@@ -32,6 +32,7 @@ fn client_started_before_connector_gets_registered_and_receives_data() {
         .expect("registration re-sent");
     conn.answer_registration(id, "btcusdt", &[], &[]);
     c.wait_for(T, |r| registered(r, 0)).expect("registered");
+    let before = hftlive::now_ns();
     conn.feed(
         "btcusdt",
         LOCAL_EVENT | EXCH_EVENT | BUY_EVENT | TRADE_EVENT,
@@ -42,6 +43,12 @@ fn client_started_before_connector_gets_registered_and_receives_data() {
     let t = c
         .wait_for(T, |r| r.kind() == K_TRADE)
         .expect("trade delivered");
+    // The engine's receive time: after the message was sent, before it was drained.
+    let engine_ts = t.v().i(ENGINE_TS_SLOT);
+    assert!(
+        engine_ts >= before && engine_ts <= hftlive::now_ns(),
+        "engine_ts {engine_ts} not within the feed's send and drain"
+    );
     assert_eq!(t.v().f(1), 100.0);
     assert_eq!(t.v().f(2), 0.5);
     assert_eq!(t.v().side(), 1);

@@ -88,6 +88,9 @@ pub struct Engine {
     last_liveness: Option<Instant>,
     last_activity: Instant,
     loops: u64,
+    /// When the message being handled was taken off IPC (ns since the epoch): the engine
+    /// receive time stamped on market records ([`record::stamp_engine_ts`]).
+    rx_ts: i64,
 }
 
 /// Builds the ports on the calling (engine) thread, says so on `ready`, and runs until the
@@ -164,6 +167,7 @@ impl Engine {
             last_liveness: None,
             last_activity: Instant::now(),
             loops: 0,
+            rx_ts: now_ns(),
             shared,
             conns,
             regs,
@@ -220,6 +224,7 @@ impl Engine {
             match self.conns[c].ch.receive() {
                 Ok(Some((dst, ev))) => {
                     busy = true;
+                    self.rx_ts = now_ns();
                     if dst == self.shared.bot_id() {
                         self.on_event(c, ev, true);
                     } else if dst == TO_ALL {
@@ -317,7 +322,9 @@ impl Engine {
         }
     }
 
-    fn stage(&mut self, rec: Rec) {
+    /// Stages a record; market records carry the receive time of the message being handled.
+    fn stage(&mut self, mut rec: Rec) {
+        record::stamp_engine_ts(&mut rec, self.rx_ts);
         self.out.stage(rec);
     }
 

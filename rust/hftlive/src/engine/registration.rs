@@ -27,6 +27,8 @@ impl Engine {
             }
             self.conns[c].peer = Some(peer);
             let ts = now_ns();
+            // The book clears below come from this check, not from a received message.
+            self.rx_ts = ts;
             match peer {
                 Peer::Up(_) => {
                     // A new (or restarted) connector: everything must be registered again.

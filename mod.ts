@@ -63,4 +63,5 @@ export {
 } from "./orders.ts";
 export { LatencyWindow, RateCounter } from "./health.ts";
 export { Sim, SimFault, type SimInstrument, type SimOptions, type SimStats } from "./sim.ts";
+export { runWorkerStrategy, StrategyWorker, type WorkerStrategyContext } from "./worker.ts";
 export { candidatePaths, type LoadOptions } from "./ffi/library.ts";

@@ -44,6 +44,7 @@ Deno.test("every example has a test here", () => {
     "demo.ts",
     "hot_loop.ts",
     "market_maker.ts",
+    "worker_strategy.ts",
   ]);
 });
 
@@ -108,4 +109,13 @@ Deno.test("examples/market_maker.ts quotes, fills and stays within its inventory
   assert.ok(Number(m[1]) <= Number(m[2]));
   const pos = Number(out.match(/position (-?\d+\.\d{3})/)![1]);
   assert.ok(Math.abs(pos) <= Number(m[2]));
+});
+
+Deno.test("examples/worker_strategy.ts runs a hot loop in a Worker while the main thread ticks", async () => {
+  const out = await runExample("worker_strategy.ts");
+  assert.match(out, /^strategy: order \d+ acknowledged at \d+\.\d$/m);
+  const ticks = out.match(/^main thread ran (\d+) timer ticks while the strategy polled$/m);
+  assert.ok(ticks && Number(ticks[1]) >= 5, out);
+  const m = out.match(/^(\d+) events, (\d+) trades in the worker; feed latency p50 /m);
+  assert.ok(m && Number(m[1]) > 100 && Number(m[2]) > 10, out);
 });

@@ -874,7 +874,12 @@ export class LiveClient {
    * {@linkcode NativeError} (status -12, `HL_E_ENGINE`) from then on.
    * `"unknownRecord"` makes the engine emit one record of a kind this module
    * does not know (as a newer core would): it is skipped, counted in
-   * `health.unknownRecords` and reported once on `errors`.
+   * `health.unknownRecords` and reported once on `errors`. `"flood"` starts
+   * the test producer: the engine fills its ring with trades of asset 0 whose
+   * `price` is a sequence number (0, 1, 2, …) as fast as the client drains
+   * them, never dropping one (a producer that is not the bottleneck, for
+   * throughput benchmarks); `"floodStop"` stops it. Only a library built with
+   * the cargo feature `fault-injection` has them; others throw {@linkcode NativeError}.
    *
    * @example
    * ```ts ignore
@@ -882,11 +887,11 @@ export class LiveClient {
    * client.injectFault("enginePanic");
    * ```
    */
-  injectFault(fault: "enginePanic" | "unknownRecord"): void {
+  injectFault(fault: "enginePanic" | "unknownRecord" | "flood" | "floodStop"): void {
     this.#assertOpen("Cannot inject a fault");
-    if (fault !== "enginePanic" && fault !== "unknownRecord") {
+    if (!["enginePanic", "unknownRecord", "flood", "floodStop"].includes(fault)) {
       throw new ValidationError(
-        `Cannot inject fault "${fault}": not "enginePanic" or "unknownRecord"`,
+        `Cannot inject fault "${fault}": not "enginePanic", "unknownRecord", "flood" or "floodStop"`,
       );
     }
     this.#native.fault(fault);

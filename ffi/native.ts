@@ -321,11 +321,9 @@ export class NativeClient {
   }
 
   /** Fault injection (`hl_client_fault`). */
-  fault(kind: "enginePanic" | "unknownRecord"): void {
-    this.#check(
-      this.lib.symbols.hl_client_fault(this.handle, kind === "enginePanic" ? 1 : 2),
-      "Cannot inject a fault",
-    );
+  fault(kind: "enginePanic" | "unknownRecord" | "flood" | "floodStop"): void {
+    const code = { enginePanic: 1, unknownRecord: 2, flood: 3, floodStop: 4 }[kind];
+    this.#check(this.lib.symbols.hl_client_fault(this.handle, code), "Cannot inject a fault");
   }
 
   #takeMessage(): string {

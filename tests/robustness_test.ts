@@ -338,3 +338,31 @@ function quietBookOrLive(client: LiveClient): { bid: number } {
   assert.ok(d.bids.length > 0, "book in");
   return { bid: d.bids[0].price };
 }
+
+Deno.test("the test producer's numbered trades reach for await in order, none lost (stream and poll)", async () => {
+  for (const mode of ["stream", "poll"] as const) {
+    // No connector: the producer needs none.
+    await using client = await LiveClient.connect({
+      instruments: [{ connector: `flood-${Deno.pid}`, symbol: "x", tickSize: 0.1, lotSize: 1 }],
+      mode,
+      streamCapacity: 1 << 20,
+    });
+    let next = 0;
+    client.injectFault("flood");
+    if (mode === "stream") {
+      for await (const t of client.trades) {
+        assert.equal(t.price, next++, "in order, no gap");
+        if (next === 200_000) break;
+      }
+    } else {
+      while (next < 200_000) {
+        for (const ev of client.poll(100)) {
+          if (ev.type === "trade") assert.equal(ev.price, next++, "in order, no gap");
+        }
+      }
+    }
+    client.injectFault("floodStop");
+    assert.equal(client.health.engineDrops, 0);
+    assert.deepEqual(Object.values(client.health.streamDrops).filter((n) => n > 0), []);
+  }
+});

@@ -379,14 +379,17 @@ impl Client {
 
     /// Fault injection for tests: 1 makes the engine panic at its next step (the engine thread,
     /// or the next poll of an inline client), as a bug in the core would; 2 makes it emit one
-    /// record of a kind unknown to ABI v1 readers (0xEE).
+    /// record of a kind unknown to ABI v1 readers (0xEE); 3 starts the test producer (the
+    /// engine fills the ring with TRADE records numbered 0, 1, 2, … in their price, as fast as
+    /// the ring has room: a producer that is never the bottleneck) and 4 stops it.
     #[cfg(feature = "fault-injection")]
     pub fn inject_fault(&self, kind: u32) -> Result<(), Error> {
-        if kind != 1 && kind != 2 {
+        if !(1..=4).contains(&kind) {
             return fail(
                 ErrorKind::Argument,
                 format!(
-                    "hl_client_fault: kind {kind} is not 1 (engine panic) or 2 (unknown record)"
+                    "hl_client_fault: kind {kind} is not 1 (engine panic), 2 (unknown record), \
+                     3 (start the test producer) or 4 (stop it)"
                 ),
             );
         }

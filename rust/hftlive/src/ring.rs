@@ -48,6 +48,16 @@ impl RingProducer {
         self.staged.push(rec);
     }
 
+    /// Records that can be pushed now without a backlog (0 while one is pending).
+    #[cfg(feature = "fault-injection")]
+    pub fn free(&self) -> usize {
+        if self.staged.is_empty() && self.backlog.is_empty() {
+            self.producer.slots()
+        } else {
+            0
+        }
+    }
+
     /// Pending records not yet visible to the consumer.
     #[cfg(test)]
     pub fn pending(&self) -> usize {

@@ -14,6 +14,8 @@
 //!
 //! This file is the loop: build, step, idle strategy.
 
+#[cfg(feature = "fault-injection")]
+mod flood;
 mod market;
 mod orders;
 mod registration;
@@ -91,6 +93,9 @@ pub struct Engine {
     /// When the message being handled was taken off IPC (ns since the epoch): the engine
     /// receive time stamped on market records ([`record::stamp_engine_ts`]).
     rx_ts: i64,
+    /// The test producer (`hl_client_fault` 3/4): the sequence number of the next record.
+    #[cfg(feature = "fault-injection")]
+    flood: Option<u64>,
 }
 
 /// Builds the ports on the calling (engine) thread, says so on `ready`, and runs until the
@@ -168,6 +173,8 @@ impl Engine {
             last_activity: Instant::now(),
             loops: 0,
             rx_ts: now_ns(),
+            #[cfg(feature = "fault-injection")]
+            flood: None,
             shared,
             conns,
             regs,
@@ -187,8 +194,10 @@ impl Engine {
     pub fn step(&mut self) -> bool {
         self.loops += 1;
         #[cfg(feature = "fault-injection")]
-        self.inject_fault();
-        let mut busy = self.send_commands();
+        let flooding = self.inject_fault();
+        #[cfg(not(feature = "fault-injection"))]
+        let flooding = false;
+        let mut busy = self.send_commands() | flooding;
         for c in 0..self.conns.len() {
             busy |= self.receive(c);
         }
@@ -349,17 +358,21 @@ impl Engine {
     }
 
     /// Carries out a fault injected by `hl_client_fault` (tests): 1 panics as a bug in the core
-    /// would; 2 emits a record of a kind no reader of ABI v1 knows.
+    /// would; 2 emits a record of a kind no reader of ABI v1 knows; 3 starts and 4 stops the
+    /// test producer ([`flood`]). Returns whether the producer pushed anything.
     #[cfg(feature = "fault-injection")]
-    fn inject_fault(&mut self) {
+    fn inject_fault(&mut self) -> bool {
         match self.shared.take_fault() {
             0 => {}
             1 => panic!("fault injected by hl_client_fault"),
+            3 => self.flood = Some(self.flood.unwrap_or(0)),
+            4 => self.flood = None,
             _ => {
                 self.out.stage(record::unknown_test());
                 self.out.flush(self.shared.signal());
             }
         }
+        self.flood_step()
     }
 }
 

@@ -54,6 +54,7 @@
 
 /** Messages between the helper's two sides. */
 type Envelope =
+  | { readonly hftlive: "ready" }
   | { readonly hftlive: "start"; readonly params: unknown; readonly stop: SharedArrayBuffer }
   | { readonly hftlive: "message"; readonly data: unknown }
   | { readonly hftlive: "done"; readonly result: unknown }
@@ -100,8 +101,8 @@ export interface WorkerStrategyContext<P> {
 }
 
 /**
- * The worker side: runs `strategy` with its context once the main thread's
- * {@linkcode StrategyWorker.start} sends the parameters; what it returns (or
+ * The worker side: says it is ready, then runs `strategy` with its context
+ * once the main thread's {@linkcode StrategyWorker.start} sends the parameters; what it returns (or
  * resolves with) is the result of the main thread's `stop()`/`done`; what it
  * throws rejects them.
  *
@@ -137,6 +138,9 @@ export function runWorkerStrategy<P, R>(
         },
       );
   };
+  // The main thread sends the parameters only now: a message that arrives before a worker
+  // module has installed its handler (a top-level await ran first) would be lost.
+  scope.postMessage({ hftlive: "ready" } satisfies Envelope);
 }
 
 /**
@@ -161,7 +165,7 @@ export class StrategyWorker<R = unknown> {
   /** Everything the strategy posted, in order; ends when the strategy ends. */
   readonly messages: ReadableStream<unknown>;
 
-  private constructor(worker: WebWorker, stop: SharedArrayBuffer) {
+  private constructor(worker: WebWorker, stop: SharedArrayBuffer, params: unknown) {
     this.#worker = worker;
     this.#stop = new Int32Array(stop);
     const { promise, resolve, reject } = Promise.withResolvers<R>();
@@ -176,7 +180,9 @@ export class StrategyWorker<R = unknown> {
     worker.onmessage = (e) => {
       const m = e.data;
       if (!isEnvelope(m)) return;
-      if (m.hftlive === "message") {
+      if (m.hftlive === "ready") {
+        worker.postMessage({ hftlive: "start", params, stop } satisfies Envelope);
+      } else if (m.hftlive === "message") {
         for (const h of [...this.#handlers]) h(m.data);
         this.#queue.push(m.data);
         this.#pull?.();
@@ -225,9 +231,7 @@ export class StrategyWorker<R = unknown> {
     }
     const stop = new SharedArrayBuffer(4);
     const worker = new Ctor(module, { type: "module" });
-    const w = new StrategyWorker<R>(worker, stop);
-    worker.postMessage({ hftlive: "start", params, stop } satisfies Envelope);
-    return w;
+    return new StrategyWorker<R>(worker, stop, params);
   }
 
   /**

@@ -4,12 +4,17 @@
  *
  * ```
  * deno run -A --v8-flags=--expose-gc bench/hftlive_bench.ts <bench> [key=value ...]
- *   latency-hot     poll() hot loop, inline engine   (rate, seconds, warmup, engineWait)
- *   latency-stream  for await on client.trades        (rate, seconds, warmup)
+ *   latency-stream     for await on client.trades / depthUpdates   (bench/latency.ts: kind, rate,
+ *   latency-callbacks  client.on("trade" | "depth")                 seconds, warmup, engineWait,
+ *   latency-hot        poll() hot loop, inline engine               arrivals, burst, opts)
+ *   latency-worker     the hot loop in a Worker (StrategyWorker)
  *   rtt-stream      await submit {wait:true}, cancel {wait:true}   (rate, orders)
  *   rtt-poll        submit, poll() until the ack; cancel, poll() until Canceled (rate, orders)
  *   tp-stream       for await on client.events at max sim rate     (seconds)
  *   tp-poll         poll() at max sim rate (inline=1: inline engine, else engine thread)
+ *   tp-flood        decode/delivery ceiling: the core's test producer (a library built with the
+ *                   fault-injection feature) fills the ring; mode=stream (for await) | poll
+ *                   (inline=0|1); counts gaps in its numbered trades (seconds, warmup)
  *   mem-rate        RSS every second for `seconds` at `rate` (for await consumer)
  *   mem-cycles      RSS across `cycles` connect/close cycles
  * ```
@@ -22,127 +27,23 @@
  * @module
  */
 
-import { InstrumentState, LiveClient, OrderStatus, Sim } from "../mod.ts";
-import { loadLibrary } from "../ffi/library.ts";
-
-const [bench = "latency-hot", ...rest] = Deno.args;
-const args = new Map(rest.map((kv) => kv.split("=", 2) as [string, string]));
-const num = (k: string, d: number): number => (args.has(k) ? Number(args.get(k)) : d);
-const str = (k: string, d: string): string => args.get(k) ?? d;
-
-const now = loadLibrary().symbols.hl_now;
-// Optional experiment: timer slack (ns) of this thread, inherited by threads created later
-// (the engine thread, Deno's blocking pool). Linux's default is 50 µs.
-if (args.has("slack")) Deno.writeTextFileSync("/proc/self/timerslack_ns", str("slack", "50000"));
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const name = str("name", `hlb-ts-${Deno.pid}-${bench}`);
-const SYMBOL = { symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001 };
-const instruments = [{ connector: name, ...SYMBOL }];
-
-function startSim(rate: number, tradeRatio: number, pollUs: number): Sim {
-  return Sim.start({
-    name,
-    instruments: [{ ...SYMBOL, startPrice: 50_000 }],
-    rate,
-    seed: 7,
-    tradeRatio,
-    pollUs,
-  });
-}
-
-function stats(v: number[]): Record<string, number> {
-  const s = Float64Array.from(v).sort();
-  const p = (q: number): number => (s.length ? s[Math.round((s.length - 1) * q)] : NaN);
-  const r = (x: number): number => Math.round(x * 1000) / 1000;
-  return {
-    n: s.length,
-    p50: r(p(0.5)),
-    p90: r(p(0.9)),
-    p99: r(p(0.99)),
-    p999: r(p(0.999)),
-    max: r(s.length ? s[s.length - 1] : NaN),
-  };
-}
-
-function cpuSeconds(): number {
-  // Reading /proc/self needs -A in Deno (the runner passes -A).
-  const f = Deno.readTextFileSync("/proc/self/stat");
-  const x = f.slice(f.lastIndexOf(")") + 2).split(" ");
-  return (Number(x[11]) + Number(x[12])) / 100;
-}
-
-/** CPU seconds of this process's main (JavaScript) thread. */
-function mainThreadCpu(): number {
-  const f = Deno.readTextFileSync(`/proc/self/task/${Deno.pid}/stat`);
-  const x = f.slice(f.lastIndexOf(")") + 2).split(" ");
-  return (Number(x[11]) + Number(x[12])) / 100;
-}
-
-const rssMiB = (): number => Deno.memoryUsage().rss / 2 ** 20;
-// deno-lint-ignore no-explicit-any
-const gc = (): void => (globalThis as any).gc?.();
-
-function emit(body: Record<string, unknown>): void {
-  console.log(JSON.stringify({ impl: `hftlive-${bench}`, bench, ...body }));
-}
-
-async function latencyHot(): Promise<void> {
-  const rate = num("rate", 10_000), seconds = num("seconds", 5), warmup = num("warmup", 0.5);
-  await using _sim = startSim(rate, 0.5, 50);
-  await using client = await LiveClient.connect({
-    instruments,
-    mode: "poll",
-    inline: true,
-    engineWait: str("engineWait", "adaptive") as "adaptive",
-  });
-  const lat: number[] = [];
-  const t0 = performance.now();
-  const warmEnd = t0 + warmup * 1000, end = warmEnd + seconds * 1000;
-  let cpu0 = -1, w0 = 0;
-  for (;;) {
-    const evs = client.poll(100);
-    const t = performance.now();
-    if (t >= end) break;
-    if (t < warmEnd) continue;
-    if (cpu0 < 0) (cpu0 = cpuSeconds(), w0 = t);
-    for (let i = 0; i < evs.length; i++) {
-      const ev = evs[i];
-      if (ev.type === "trade") lat.push((now() - ev.localTs) / 1e3);
-    }
-  }
-  const cpu = (cpuSeconds() - cpu0) / ((performance.now() - w0) / 1000);
-  emit({ ...stats(lat), cpu: Math.round(cpu * 1000) / 1000, rate });
-}
-
-async function latencyStream(): Promise<void> {
-  const rate = num("rate", 10_000), seconds = num("seconds", 5), warmup = num("warmup", 0.5);
-  await using _sim = startSim(rate, 0.5, 50);
-  await using client = await LiveClient.connect({
-    instruments,
-    engineWait: str("engineWait", "adaptive") as "adaptive",
-    wake: str("wake", "socket") as "socket",
-  });
-  const lat: number[] = [];
-  const t0 = performance.now();
-  const warmEnd = t0 + warmup * 1000, end = warmEnd + seconds * 1000;
-  let cpu0 = -1, w0 = 0;
-  for await (const tr of client.trades) {
-    const l = (now() - tr.localTs) / 1e3;
-    const t = performance.now();
-    if (t >= end) break;
-    if (t < warmEnd) continue;
-    if (cpu0 < 0) (cpu0 = cpuSeconds(), w0 = t);
-    lat.push(l);
-  }
-  const cpu = (cpuSeconds() - cpu0) / ((performance.now() - w0) / 1000);
-  const h = client.health;
-  emit({
-    ...stats(lat),
-    cpu: Math.round(cpu * 1000) / 1000,
-    rate,
-    drops: h.engineDrops + Object.values(h.streamDrops).reduce((a, b) => a + b, 0),
-  });
-}
+import { InstrumentState, LiveClient, OrderStatus } from "../mod.ts";
+import {
+  bench,
+  cpuSeconds,
+  emit,
+  gc,
+  instruments,
+  mainThreadCpu,
+  now,
+  num,
+  rssMiB,
+  sleep,
+  startSim,
+  str,
+} from "./common.ts";
+import { stats } from "./hdr.ts";
+import { latencyCallbacks, latencyHot, latencyStream, latencyWorker } from "./latency.ts";
 
 async function rttStream(): Promise<void> {
   const rate = num("rate", 1000), orders = num("orders", 300);
@@ -292,6 +193,81 @@ async function throughput(kind: "stream" | "poll"): Promise<void> {
   if (!client.closed) await client.close();
 }
 
+/**
+ * Decode/delivery ceiling with a producer that is never the bottleneck: the core's test producer
+ * (`injectFault("flood")`, a fault-injection build) fills the ring with trades numbered in their
+ * price; `mode=stream`: `for await` over `client.trades`; `mode=poll`: `poll()` (inline=1: the
+ * engine inline, else its own thread). Every trade's number is checked: `lost` = gaps + drops.
+ */
+async function flood(): Promise<void> {
+  const seconds = num("seconds", 2), warmup = num("warmup", 0.3);
+  const mode = str("mode", "stream");
+  const inline = num("inline", 0) === 1;
+  const client = await LiveClient.connect(
+    mode === "stream"
+      ? { instruments, streamCapacity: 1 << 20, ringCapacity: 1 << 16 }
+      : { instruments, mode: "poll", inline, ringCapacity: 1 << 16 },
+  );
+  let next = 0, gaps = 0, events = 0;
+  const t0 = performance.now();
+  const warmEnd = t0 + warmup * 1000, end = warmEnd + seconds * 1000;
+  let e0 = 0, w0 = 0, e1 = 0, w1 = 0, cpu0 = 0, cpu1 = 0, js0 = 0, js1 = 0;
+  const mark = (): boolean => {
+    const t = performance.now();
+    if (w0 === 0 && t >= warmEnd) (w0 = t, e0 = events, cpu0 = cpuSeconds(), js0 = mainThreadCpu());
+    if (w1 === 0 && t >= end) {
+      (w1 = t, e1 = events, cpu1 = cpuSeconds(), js1 = mainThreadCpu());
+      return true;
+    }
+    return false;
+  };
+  client.injectFault("flood");
+  if (mode === "stream") {
+    const consumer = (async () => {
+      for await (const t of client.trades) {
+        events++;
+        if (t.price !== next) (gaps++, next = t.price);
+        next++;
+      }
+    })();
+    while (!mark()) await sleep(5);
+    client.injectFault("floodStop");
+    await sleep(100);
+    await client.close();
+    await consumer;
+  } else {
+    for (let n = 0;; n++) {
+      const evs = client.poll(10);
+      for (let i = 0; i < evs.length; i++) {
+        const ev = evs[i];
+        if (ev.type !== "trade") continue;
+        events++;
+        if (ev.price !== next) (gaps++, next = ev.price);
+        next++;
+      }
+      if ((n & 15) === 0 && mark()) break;
+    }
+    client.injectFault("floodStop");
+    for (let i = 0; i < 20; i++) events += client.poll(5).length;
+  }
+  const h = client.health;
+  const pushed = mode === "stream" ? NaN : client.nativeStats().recordsPushed;
+  const drops = h.engineDrops + Object.values(h.streamDrops).reduce((a, b) => a + b, 0);
+  const win = (w1 - w0) / 1000;
+  emit({
+    mode: mode === "stream" ? "for-await" : inline ? "poll-inline" : "poll-thread",
+    events_per_s: Math.round((e1 - e0) / win),
+    received: events,
+    gaps,
+    drops,
+    lost: gaps + drops,
+    pushed,
+    cpu: Math.round((cpu1 - cpu0) / win * 1000) / 1000,
+    js_ns_per_event: Math.round((js1 - js0) * 1e9 / (e1 - e0)),
+  });
+  if (!client.closed) await client.close();
+}
+
 async function memRate(): Promise<void> {
   const rate = num("rate", 100_000), seconds = num("seconds", 60), warmup = num("warmup", 5);
   // mode=poll: a poll() loop on an engine thread instead (no nonblocking FFI calls).
@@ -404,6 +380,15 @@ switch (bench) {
     break;
   case "latency-stream":
     await latencyStream();
+    break;
+  case "latency-callbacks":
+    await latencyCallbacks();
+    break;
+  case "latency-worker":
+    await latencyWorker();
+    break;
+  case "tp-flood":
+    await flood();
     break;
   case "rtt-stream":
     await rttStream();

@@ -7,19 +7,27 @@
 //! cargo run --release --example native_baseline -- <bench> [key=value ...]
 //!   bench: latency | rtt | throughput | cycles (bot=hftlive only)
 //!   keys:  bot=livebot|hftlive   rate=10000   seconds=5   warmup=0.5   orders=300
-//!          trade_ratio=0.5   poll_us=50   engine_wait=adaptive   name=<connector name>
+//!          kind=trade|depth (latency)   trade_ratio=0.5   poll_us=50   arrivals=periodic|poisson
+//!          burst=1   engine_wait=adaptive   engine_opts=<extra JSON members of the client config>
+//!          name=<connector name>
 //! ```
 //!
 //! Prints one JSON line on stdout. Latencies are in µs, measured like the TypeScript benches:
 //! `now - local_ts` where `local_ts` is the sim's publish time (CLOCK_REALTIME, ns) and `now` is
-//! read when the bot's loop has the event in hand. Set `HFTBACKTEST_CHANNEL_CONFIG` the same as
-//! for every other client.
+//! read when the bot's loop has the event in hand, kept in an HDR histogram (3 significant
+//! digits). `kind=trade`: every trade (sim trade_ratio 1); `kind=depth`: one sample per depth
+//! message (sim trade_ratio 0), when the bot has the whole message (LiveBot: `wait_next_feed`
+//! returns at its `BatchEnd`; hftlive: its first DEPTH record, the engine flushes whole
+//! messages). hftlive also reports the stages `engine` (engine receive − publish) and `deliver`
+//! (handler − engine receive). Set `HFTBACKTEST_CHANNEL_CONFIG` the same as for every other
+//! client.
 
 use std::{
     collections::HashMap,
     time::{Duration, Instant},
 };
 
+use hdrhistogram::Histogram;
 use hftbacktest::{
     depth::HashMapMarketDepth,
     live::{ipc::iceoryx::IceoryxUnifiedChannel, Instrument, LiveBot, LiveBotBuilder},
@@ -57,24 +65,50 @@ fn rss_kib() -> f64 {
         .unwrap_or(0.0)
 }
 
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+/// A latency histogram in ns: 1 ns .. 60 s, 3 significant digits.
+fn hist() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("histogram bounds")
 }
 
-fn stats_json(mut v: Vec<f64>) -> String {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+/// Records `ns` (clamped to the histogram's range; a negative difference of clocks as 0).
+fn rec(h: &mut Histogram<u64>, ns: i64) {
+    h.saturating_record(ns.max(0) as u64);
+}
+
+/// `"n", "p50" .. "max"` in µs of a histogram of ns.
+fn hist_json(h: &Histogram<u64>) -> String {
+    let us = |v: u64| v as f64 / 1e3;
+    if h.is_empty() {
+        return r#""n":0,"p50":null,"p90":null,"p99":null,"p999":null,"max":null"#.into();
+    }
     format!(
         r#""n":{},"p50":{:.3},"p90":{:.3},"p99":{:.3},"p999":{:.3},"max":{:.3}"#,
-        v.len(),
-        pct(&v, 0.5),
-        pct(&v, 0.9),
-        pct(&v, 0.99),
-        pct(&v, 0.999),
-        v.last().copied().unwrap_or(f64::NAN)
+        h.len(),
+        us(h.value_at_quantile(0.5)),
+        us(h.value_at_quantile(0.9)),
+        us(h.value_at_quantile(0.99)),
+        us(h.value_at_quantile(0.999)),
+        us(h.max())
     )
+}
+
+fn stats_json(v: Vec<f64>) -> String {
+    let mut h = hist();
+    for x in v {
+        rec(&mut h, (x * 1e3) as i64);
+    }
+    hist_json(&h)
+}
+
+/// Market events the sim publishes in `seconds` at `rate` (the samples a consumer that keeps up
+/// takes; depth: one per message).
+fn expected(a: &Args) -> f64 {
+    a.f("rate", 10_000.0) * a.f("seconds", 5.0)
+}
+
+/// Whether the latency bench measures depth messages (else trades).
+fn depth_kind(a: &Args) -> bool {
+    a.s("kind", "trade") == "depth"
 }
 
 fn start_sim(a: &Args, name: &str) -> Sim {
@@ -90,6 +124,8 @@ fn start_sim(a: &Args, name: &str) -> Sim {
     cfg.rate = a.f("rate", 10_000.0);
     cfg.trade_ratio = a.f("trade_ratio", 0.5);
     cfg.poll_us = a.f("poll_us", 50.0) as u64;
+    cfg.arrivals = a.s("arrivals", "periodic").parse().expect("arrivals");
+    cfg.burst = a.f("burst", 1.0) as u32;
     cfg.seed = 7;
     Sim::start(cfg).expect("sim")
 }
@@ -108,30 +144,62 @@ fn livebot(name: &str) -> NativeBot {
         .expect("LiveBot")
 }
 
-/// The configuration of an inline hftlive client of the sim's one instrument.
+/// The configuration of an inline hftlive client of the sim's one instrument (`engine_opts`:
+/// more members of the configuration, e.g. `"liveness_interval_ms":1000`).
 fn inline_cfg(a: &Args, name: &str) -> String {
+    let extra = a.s("engine_opts", "");
+    let extra = if extra.is_empty() {
+        String::new()
+    } else {
+        format!(",{extra}")
+    };
     format!(
-        r#"{{"instruments":[{{"connector":"{name}","symbol":"btcusdt","tick_size":0.1,"lot_size":0.001}}],"mode":"inline","engine_wait":"{}"}}"#,
+        r#"{{"instruments":[{{"connector":"{name}","symbol":"btcusdt","tick_size":0.1,"lot_size":0.001}}],"mode":"inline","engine_wait":"{}"{extra}}}"#,
         a.s("engine_wait", "adaptive")
     )
 }
 
-/// Trade latency: LiveBot `wait_next_feed` loop; each trade's latency when the loop has it.
+/// The sim's trade ratio for a latency bench of `kind`.
+fn latency_sim(a: &Args, name: &str) -> Sim {
+    let mut a2 = Args(a.0.clone());
+    let ratio = if depth_kind(a) { "0" } else { "1" };
+    a2.0.entry("trade_ratio".into()).or_insert(ratio.into());
+    start_sim(&a2, name)
+}
+
+/// Latency of LiveBot's `wait_next_feed` loop: each trade when the loop has it (`kind=trade`),
+/// each depth message when `wait_next_feed` returns after its `BatchEnd` (`kind=depth`, through
+/// `feed_latency`: the last feed event's `local_ts`).
 fn latency_livebot(a: &Args, name: &str) -> String {
-    let sim = start_sim(a, name);
+    let depth = depth_kind(a);
+    let sim = latency_sim(a, name);
     let mut bot = livebot(name);
     let warm = Duration::from_secs_f64(a.f("warmup", 0.5));
     let dur = Duration::from_secs_f64(a.f("seconds", 5.0));
     let t0 = Instant::now();
-    let mut lat = Vec::new();
+    let mut lat = hist();
+    let mut last_local = 0;
     let mut cpu0 = None;
     while t0.elapsed() < warm + dur {
-        if let Ok(ElapseResult::MarketFeed) = bot.wait_next_feed(false, 100_000_000) {
-            let now = now_ns();
-            if t0.elapsed() >= warm {
-                cpu0.get_or_insert_with(|| (cpu_seconds(), Instant::now()));
+        let r = bot.wait_next_feed(false, 100_000_000);
+        let now = now_ns();
+        let warmed = t0.elapsed() >= warm;
+        if warmed {
+            cpu0.get_or_insert_with(|| (cpu_seconds(), Instant::now()));
+        }
+        if depth {
+            if let (Ok(_), Some((_, local))) = (r, bot.feed_latency(0)) {
+                if local != last_local {
+                    last_local = local;
+                    if warmed {
+                        rec(&mut lat, now - local);
+                    }
+                }
+            }
+        } else if let Ok(ElapseResult::MarketFeed) = r {
+            if warmed {
                 for t in bot.last_trades(0) {
-                    lat.push((now - t.local_ts) as f64 / 1e3);
+                    rec(&mut lat, now - t.local_ts);
                 }
             }
             bot.clear_last_trades(Some(0));
@@ -141,7 +209,11 @@ fn latency_livebot(a: &Args, name: &str) -> String {
     let cpu = (cpu_seconds() - c0) / i0.elapsed().as_secs_f64();
     drop(bot);
     sim.stop();
-    format!(r#"{},"cpu":{cpu:.3}"#, stats_json(lat))
+    format!(
+        r#"{},"cpu":{cpu:.3},"expected":{:.0}"#,
+        hist_json(&lat),
+        expected(a)
+    )
 }
 
 /// Opens an hftlive client from a JSON configuration (panics on failure: a benchmark setup error).
@@ -154,14 +226,17 @@ fn poll(c: &Client, buf: &mut [u8], timeout: Duration) -> usize {
     c.poll(buf, timeout).unwrap_or(0)
 }
 
-/// Same measurement through hftlive's engine natively: inline client polled on this thread.
+/// Same measurement through hftlive's engine natively: an inline client polled on this thread;
+/// also the stages publish -> engine receive -> handler.
 fn latency_hftlive(a: &Args, name: &str) -> String {
-    let sim = start_sim(a, name);
+    let depth = depth_kind(a);
+    let sim = latency_sim(a, name);
     let c = open_client(&inline_cfg(a, name));
     let warm = Duration::from_secs_f64(a.f("warmup", 0.5));
     let dur = Duration::from_secs_f64(a.f("seconds", 5.0));
     let mut buf = vec![0u8; 64 * 4096];
-    let mut lat = Vec::new();
+    let (mut lat, mut engine, mut deliver) = (hist(), hist(), hist());
+    let mut last_local = 0;
     let t0 = Instant::now();
     let mut cpu0 = None;
     while t0.elapsed() < warm + dur {
@@ -170,10 +245,21 @@ fn latency_hftlive(a: &Args, name: &str) -> String {
             continue;
         }
         cpu0.get_or_insert_with(|| (cpu_seconds(), Instant::now()));
-        for rec in buf[..n * 64].chunks_exact(64) {
-            let r = RecView(rec);
-            if r.kind() == K_TRADE {
-                lat.push((now_ns() - r.i(4)) as f64 / 1e3);
+        for rec_bytes in buf[..n * 64].chunks_exact(64) {
+            let r = RecView(rec_bytes);
+            let sample = if depth {
+                // The first record of each depth message (all of a message share local_ts).
+                r.kind() == K_DEPTH && r.i(3) > 0 && r.i(4) != last_local
+            } else {
+                r.kind() == K_TRADE
+            };
+            if sample {
+                let now = now_ns();
+                let (local, eng) = (r.i(4), r.i(ENGINE_TS_SLOT));
+                last_local = local;
+                rec(&mut lat, now - local);
+                rec(&mut engine, eng - local);
+                rec(&mut deliver, now - eng);
             }
         }
     }
@@ -181,7 +267,13 @@ fn latency_hftlive(a: &Args, name: &str) -> String {
     let cpu = (cpu_seconds() - c0) / i0.elapsed().as_secs_f64();
     c.close();
     sim.stop();
-    format!(r#"{},"cpu":{cpu:.3}"#, stats_json(lat))
+    format!(
+        r#"{},"cpu":{cpu:.3},"expected":{:.0},"stages":{{"engine":{{{}}},"deliver":{{{}}}}}"#,
+        hist_json(&lat),
+        expected(a),
+        hist_json(&engine),
+        hist_json(&deliver)
+    )
 }
 
 /// Order round trip: `submit_buy_order(wait=true)` (returns on the sim's ack) and

@@ -72,6 +72,19 @@ export interface ConnectOptions {
   readonly ringCapacity?: number;
   /** Engine idle strategy (default "adaptive"). */
   readonly engineWait?: "spin" | "yield" | "sleep" | "node_wait" | "adaptive";
+  /**
+   * `engineWait: "adaptive"`: how long the engine keeps yielding (a busy core)
+   * after the last activity before it sleeps between polls, in µs (default 200).
+   */
+  readonly engineSpinUs?: number;
+  /**
+   * Timer slack of the engine's thread in ns (Linux; for an inline client the
+   * thread that polls it). Linux's default of 50 µs stretches every idle
+   * sleep of the engine to ~55 µs, which is then the wait of an event that
+   * arrives while the engine sleeps; a smaller slack wakes it more often
+   * (more CPU). Unset: the thread's own.
+   */
+  readonly engineTimerSlackNs?: number;
   /** Poll mode: how long `poll()` spins before parking, in µs (default 50). */
   readonly pollSpinUs?: number;
   /** Re-send `RegisterInstrument` this often until answered (ms). */
@@ -227,6 +240,10 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
   }
   oneOf("engineWait", o.engineWait, ENGINE_WAITS, "adaptive");
   if (o.pollSpinUs !== undefined) int("pollSpinUs", o.pollSpinUs, 0, 1_000_000);
+  if (o.engineSpinUs !== undefined) int("engineSpinUs", o.engineSpinUs, 0, 60_000_000);
+  if (o.engineTimerSlackNs !== undefined) {
+    int("engineTimerSlackNs", o.engineTimerSlackNs, 1, 1_000_000_000);
+  }
   if (o.registerIntervalMs !== undefined) {
     int("registerIntervalMs", o.registerIntervalMs, 1, 60_000);
   }
@@ -318,6 +335,8 @@ const OPTION_NAMES = new Set([
   "ready",
   "ringCapacity",
   "engineWait",
+  "engineSpinUs",
+  "engineTimerSlackNs",
   "pollSpinUs",
   "registerIntervalMs",
   "livenessIntervalMs",
@@ -438,6 +457,8 @@ export function nativeConfig(r: ResolvedOptions): Record<string, unknown> {
     depth: depthJson(o.depth),
     ring_capacity: o.ringCapacity,
     engine_wait: o.engineWait,
+    engine_spin_us: o.engineSpinUs,
+    engine_timer_slack_ns: o.engineTimerSlackNs,
     poll_spin_us: o.pollSpinUs,
     register_interval_ms: o.registerIntervalMs,
     liveness_interval_ms: o.livenessIntervalMs,

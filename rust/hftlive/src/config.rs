@@ -95,6 +95,11 @@ pub struct ClientConfig {
     pub liveness_interval_ms: u64,
     #[serde(default)]
     pub bot_id: Option<u64>,
+    /// Timer slack of the engine's thread in ns (for an inline client: of the thread that polls
+    /// it); unset: the thread's own (Linux: 50 µs, which stretches the adaptive wait's sleeps
+    /// to ~55 µs).
+    #[serde(default)]
+    pub engine_timer_slack_ns: Option<u64>,
 }
 
 impl ClientConfig {

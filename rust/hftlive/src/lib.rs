@@ -29,6 +29,7 @@ pub mod record;
 mod ring;
 mod shared;
 mod signal;
+mod slack;
 mod sync;
 
 pub use abi::release_freed_memory;

@@ -134,6 +134,10 @@ impl Engine {
         iox::prepare_dirs();
         iox::cleanup_dead_nodes();
         let cfg = shared.config();
+        if let Some(ns) = cfg.engine_timer_slack_ns {
+            // Built on the thread that runs it (its own, or an inline client's poller).
+            crate::slack::set_timer_slack_ns(ns)?;
+        }
         let mut conns: Vec<Conn> = Vec::new();
         let mut regs = Vec::with_capacity(cfg.instruments.len());
         for (i, inst) in cfg.instruments.iter().enumerate() {

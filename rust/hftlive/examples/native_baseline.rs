@@ -5,10 +5,11 @@
 //!
 //! ```text
 //! cargo run --release --example native_baseline -- <bench> [key=value ...]
-//!   bench: latency | rtt | throughput | cycles (bot=hftlive only)
+//!   bench: latency | rtt | throughput | cycles (bot=hftlive only) | liveness (calls=200)
 //!   keys:  bot=livebot|hftlive   rate=10000   seconds=5   warmup=0.5   orders=300
 //!          kind=trade|depth (latency)   trade_ratio=0.5   poll_us=50   arrivals=periodic|poisson
 //!          burst=1   engine_wait=adaptive   engine_opts=<extra JSON members of the client config>
+//!          extra_nodes=0 (iceoryx2 nodes held meanwhile, as on a busy machine)
 //!          name=<connector name>
 //! ```
 //!
@@ -464,6 +465,56 @@ fn cycles_hftlive(a: &Args, name: &str) -> String {
     )
 }
 
+/// What one liveness check costs: the full dead-node cleanup (lists every iceoryx2 node on the
+/// machine) against listing the connector's publishers only, `calls` times each, with the sim up
+/// (and `extra_nodes` more nodes, as other processes on a busy machine have).
+fn liveness_cost(a: &Args, name: &str) -> String {
+    let sim = start_sim(a, name);
+    let calls = a.f("calls", 200.0) as usize;
+    let mut live = hftlive::iox::Liveness::new(name).expect("liveness");
+    let (mut cleanup, mut list) = (hist(), hist());
+    let mut up = 0;
+    for _ in 0..calls {
+        let t = Instant::now();
+        hftlive::iox::cleanup_dead_nodes();
+        rec(&mut cleanup, t.elapsed().as_nanos() as i64);
+        let t = Instant::now();
+        let (peer, pid) = live.peer();
+        let alive = pid.is_some_and(hftlive::iox::process_exists);
+        rec(&mut list, t.elapsed().as_nanos() as i64);
+        if matches!(peer, hftlive::iox::Peer::Up(_)) && alive {
+            up += 1;
+        }
+    }
+    let mut nodes = 0;
+    let _ = iceoryx2::prelude::Node::<iceoryx2::prelude::ipc::Service>::list(
+        iceoryx2::prelude::Config::global_config(),
+        |_| {
+            nodes += 1;
+            iceoryx2::prelude::CallbackProgression::Continue
+        },
+    );
+    sim.stop();
+    format!(
+        r#""nodes":{nodes},"peer_up":{up},"cleanup":{{{}}},"list_publishers":{{{}}}"#,
+        hist_json(&cleanup),
+        hist_json(&list)
+    )
+}
+
+/// `extra_nodes` iceoryx2 nodes held for the whole run: the node count of a busy machine (every
+/// process speaking iceoryx2 has some), which the full dead-node cleanup walks.
+fn extra_nodes(a: &Args) -> Vec<iceoryx2::node::Node<iceoryx2::prelude::ipc::Service>> {
+    (0..a.f("extra_nodes", 0.0) as usize)
+        .map(|_| {
+            iceoryx2::prelude::NodeBuilder::new()
+                .signal_handling_mode(iceoryx2::prelude::SignalHandlingMode::Disabled)
+                .create::<iceoryx2::prelude::ipc::Service>()
+                .expect("extra node")
+        })
+        .collect()
+}
+
 fn main() {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let bench = argv.first().cloned().unwrap_or_else(|| "latency".into());
@@ -482,7 +533,9 @@ fn main() {
         )
         .to_string();
     hftlive::iox::prepare_dirs();
+    let _nodes = extra_nodes(&a);
     let body = match (bench.as_str(), bot.as_str()) {
+        ("liveness", _) => liveness_cost(&a, &name),
         ("latency", "livebot") => latency_livebot(&a, &name),
         ("latency", "hftlive") => latency_hftlive(&a, &name),
         ("rtt", "livebot") => rtt_livebot(&a, &name),

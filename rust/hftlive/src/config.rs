@@ -70,6 +70,9 @@ fn default_register_ms() -> u64 {
 fn default_liveness_ms() -> u64 {
     100
 }
+fn default_cleanup_ms() -> u64 {
+    5000
+}
 
 #[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
@@ -93,6 +96,11 @@ pub struct ClientConfig {
     pub register_interval_ms: u64,
     #[serde(default = "default_liveness_ms")]
     pub liveness_interval_ms: u64,
+    /// Period of the full iceoryx2 dead-node cleanup (it lists every node on the machine); it
+    /// also runs at once when a connector's publisher belongs to a process that is gone. 0: at
+    /// every liveness check (what earlier versions did).
+    #[serde(default = "default_cleanup_ms")]
+    pub liveness_cleanup_ms: u64,
     #[serde(default)]
     pub bot_id: Option<u64>,
     /// Timer slack of the engine's thread in ns (for an inline client: of the thread that polls

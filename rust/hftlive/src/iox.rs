@@ -39,10 +39,11 @@ impl Liveness {
         })
     }
 
-    pub fn peer(&mut self) -> Peer {
+    /// The connector's publisher as seen now, and the id of the process that owns it.
+    pub fn peer(&mut self) -> (Peer, Option<i32>) {
         if self.factory.is_none() {
             let Ok(name) = ServiceName::new(&self.service) else {
-                return Peer::Down;
+                return (Peer::Down, None);
             };
             self.factory = self
                 ._node
@@ -53,13 +54,30 @@ impl Liveness {
                 .ok();
         }
         let Some(f) = &self.factory else {
-            return Peer::Down;
+            return (Peer::Down, None);
         };
-        let mut peer = Peer::Down;
+        let mut peer = (Peer::Down, None);
         f.dynamic_config().list_publishers(|d| {
-            peer = Peer::Up(d.publisher_id);
+            peer = (Peer::Up(d.publisher_id), Some(d.node_id.pid().value()));
             CallbackProgression::Stop
         });
         peer
+    }
+}
+
+/// Whether process `pid` exists as this process sees it (`/proc/<pid>`). A process in another
+/// pid namespace may look gone (or another process may have its number): callers only use this
+/// to decide to run the full dead-node cleanup earlier, which decides for itself.
+pub fn process_exists(pid: i32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn process_exists_sees_this_process_and_not_a_free_number() {
+        assert!(super::process_exists(std::process::id() as i32));
+        // Above Linux's pid_max limit (2^22): never a process.
+        assert!(!super::process_exists(5_000_000));
     }
 }

@@ -88,6 +88,9 @@ pub struct Engine {
     spin_for: Duration,
     sleep_for: Duration,
     last_liveness: Option<Instant>,
+    /// The full dead-node cleanup: every `cleanup_every`, or when a connector's process is gone.
+    cleanup_every: Duration,
+    last_cleanup: Option<Instant>,
     last_activity: Instant,
     loops: u64,
     /// When the message being handled was taken off IPC (ns since the epoch): the engine
@@ -174,6 +177,8 @@ impl Engine {
             spin_for: Duration::from_micros(cfg.engine_spin_us),
             sleep_for: Duration::from_nanos(cfg.engine_sleep_ns.max(1)),
             last_liveness: None,
+            cleanup_every: Duration::from_millis(cfg.liveness_cleanup_ms),
+            last_cleanup: Some(Instant::now()),
             last_activity: Instant::now(),
             loops: 0,
             rx_ts: now_ns(),
@@ -211,7 +216,7 @@ impl Engine {
             .is_none_or(|t| now - t >= self.liveness_every)
         {
             self.last_liveness = Some(now);
-            self.check_liveness();
+            self.check_liveness(now);
             self.shared
                 .stats()
                 .loops

@@ -16,11 +16,29 @@ use crate::{
 };
 
 impl Engine {
-    pub(super) fn check_liveness(&mut self) {
-        // Dead connector processes leave their publisher registered until cleaned up.
-        iox::cleanup_dead_nodes();
+    pub(super) fn check_liveness(&mut self, now: Instant) {
+        // Dead connector processes leave their publisher registered until cleaned up. The full
+        // cleanup lists every iceoryx2 node on the machine (milliseconds with a few dozen), so
+        // it runs every `liveness_cleanup_ms`, and at once when a connector's publisher belongs
+        // to a process that is gone; the check itself lists only the connector's publishers.
+        let mut cleaned = self
+            .last_cleanup
+            .is_none_or(|t| now - t >= self.cleanup_every);
+        if cleaned {
+            self.last_cleanup = Some(now);
+            iox::cleanup_dead_nodes();
+        }
         for c in 0..self.conns.len() {
-            let peer = self.conns[c].liveness.peer();
+            let mut peer = self.conns[c].liveness.peer();
+            if let (Peer::Up(_), Some(pid)) = peer {
+                if !cleaned && !iox::process_exists(pid) {
+                    cleaned = true;
+                    self.last_cleanup = Some(now);
+                    iox::cleanup_dead_nodes();
+                    peer = self.conns[c].liveness.peer();
+                }
+            }
+            let peer = peer.0;
             let prev = self.conns[c].peer;
             if prev == Some(peer) {
                 continue;

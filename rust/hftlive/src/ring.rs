@@ -58,6 +58,12 @@ impl RingProducer {
         }
     }
 
+    /// Whether records were staged since the last flush.
+    #[inline]
+    pub fn has_staged(&self) -> bool {
+        !self.staged.is_empty()
+    }
+
     /// Pending records not yet visible to the consumer.
     #[cfg(test)]
     pub fn pending(&self) -> usize {

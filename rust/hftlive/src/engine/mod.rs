@@ -248,6 +248,14 @@ impl Engine {
                     } else if dst == TO_ALL {
                         self.on_event(c, ev, false);
                     }
+                    // A whole message is in (not inside a batch) and made records: hand them
+                    // over now, not after the messages that follow it and the rest of the step
+                    // (an inline poll returns them once this step ends).
+                    let conn = &self.conns[c];
+                    if !conn.market_batch && conn.batch.is_none() && self.out.has_staged() {
+                        self.out.flush(self.shared.signal());
+                        break;
+                    }
                 }
                 Ok(None) => break,
                 Err(e) => {

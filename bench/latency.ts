@@ -11,7 +11,9 @@
  *
  * Arguments: `kind=trade|depth` (trades: sim trade_ratio 1, every trade; depth: trade_ratio 0,
  * one sample per depth message, its first depth update), `rate`, `seconds`, `warmup`,
- * `engineWait`, `arrivals`, `burst`, `opts=<JSON of more connect options>`.
+ * `engineWait`, `arrivals`, `burst`, `opts=<JSON of more connect options>`; `inline=0` (hot loop:
+ * the engine on its own thread), `keepWarmMs=N` (stream, callbacks: an empty `setInterval` every N
+ * ms, an experiment on how much an idle JavaScript thread costs).
  *
  * @module
  */
@@ -105,10 +107,19 @@ function streamOptions(): Parameters<typeof LiveClient.connect>[0] {
   };
 }
 
+/** An empty interval every `keepWarmMs` ms (0: none): the thread never idles longer. */
+function keepWarm(): () => void {
+  const ms = num("keepWarmMs", 0);
+  if (ms <= 0) return () => {};
+  const t = setInterval(() => {}, ms);
+  return () => clearInterval(t);
+}
+
 /** `for await` over the trades or depth updates stream. */
 export async function latencyStream(): Promise<void> {
   await using _sim = sim();
   await using client = await LiveClient.connect(streamOptions());
+  const stopWarm = keepWarm();
   const rec = new LatencyRecorder();
   const take = sampler(kind());
   const w = new Window();
@@ -119,6 +130,7 @@ export async function latencyStream(): Promise<void> {
     if (phase === 2) break;
     if (take(ev) && phase === 1) rec.add(t, ev);
   }
+  stopWarm();
   report(rec, w, client, { wake: str("wake", "socket") });
 }
 
@@ -129,6 +141,7 @@ export async function latencyCallbacks(): Promise<void> {
   const rec = new LatencyRecorder();
   const take = sampler(kind());
   const w = new Window();
+  const stopWarm = keepWarm();
   const handler = (ev: LiveEvent): void => {
     const t = now();
     if (take(ev) && w.at() === 1) rec.add(t, ev);
@@ -136,6 +149,7 @@ export async function latencyCallbacks(): Promise<void> {
   if (kind() === "trade") client.on("trade", handler);
   else client.on("depth", handler);
   while (w.at() !== 2) await sleep(Math.min(100, w.msLeft + 1));
+  stopWarm();
   report(rec, w, client);
 }
 
@@ -150,13 +164,13 @@ export function pollUntilRegistered(client: LiveClient): void {
   }
 }
 
-/** The hot loop in the main thread: `poll()` with the engine inline. */
+/** The hot loop in the main thread: `poll()` with the engine inline (`inline=0`: its thread). */
 export async function latencyHot(): Promise<void> {
   await using _sim = sim();
   await using client = await LiveClient.connect({
     instruments,
     mode: "poll",
-    inline: true,
+    inline: num("inline", 1) === 1,
     engineWait: str("engineWait", "adaptive") as "adaptive",
     ...extraOptions(),
   });

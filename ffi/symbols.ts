@@ -17,6 +17,15 @@
 /** ABI version this module binds to; checked right after loading. */
 export const ABI_VERSION = 1;
 
+/**
+ * The release version: of the JSR module (`deno.json`), of the npm packages
+ * (`hftlive` and the platform packages such as `@hftlive/linux-x64-gnu`, built
+ * by `npm-build.ts` from this constant) and of the git tag `v<VERSION>`. A
+ * release ships the native library of {@linkcode ABI_VERSION}; `tests/npm_test.ts`
+ * checks that every place agrees.
+ */
+export const VERSION = "0.1.0";
+
 /** Size in bytes of one event record. */
 export const RECORD_SIZE = 64;
 

@@ -203,7 +203,7 @@ export class LiveClient {
    * ```
    */
   static async connect(options: ConnectOptions): Promise<LiveClient> {
-    const client = LiveClient.#open(options);
+    const client = await LiveClient.#open(options);
     if (options.ready) {
       const ms = typeof options.ready === "number" ? options.ready : 10_000;
       try {
@@ -216,10 +216,10 @@ export class LiveClient {
     return client;
   }
 
-  static #open(options: ConnectOptions): LiveClient {
+  static async #open(options: ConnectOptions): Promise<LiveClient> {
     const opts = resolveOptions(options);
     const conn = new Connectivity(opts.instruments);
-    const native = NativeClient.open(nativeConfig(opts), {
+    const native = await NativeClient.open(nativeConfig(opts), {
       libPath: options.libPath,
       drainRecords: opts.drainRecords,
       connectorNames: conn.connectorNames,

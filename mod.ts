@@ -14,7 +14,7 @@
  * ```ts ignore
  * import { LiveClient, OrderStatus, Side, Sim } from "./mod.ts";
  *
- * await using sim = Sim.start({
+ * await using sim = await Sim.start({
  *   name: `paper-${Deno.pid}`,
  *   instruments: [{ symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001, startPrice: 50_000 }],
  *   rate: 1000,

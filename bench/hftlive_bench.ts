@@ -23,14 +23,14 @@
  */
 
 import { InstrumentState, LiveClient, OrderStatus, Sim } from "../mod.ts";
-import { loadLibrary } from "../ffi/library.ts";
+import { loadLibrarySync } from "../ffi/library.ts";
 
 const [bench = "latency-hot", ...rest] = Deno.args;
 const args = new Map(rest.map((kv) => kv.split("=", 2) as [string, string]));
 const num = (k: string, d: number): number => (args.has(k) ? Number(args.get(k)) : d);
 const str = (k: string, d: string): string => args.get(k) ?? d;
 
-const now = loadLibrary().symbols.hl_now;
+const now = loadLibrarySync().symbols.hl_now;
 // Optional experiment: timer slack (ns) of this thread, inherited by threads created later
 // (the engine thread, Deno's blocking pool). Linux's default is 50 µs.
 if (args.has("slack")) Deno.writeTextFileSync("/proc/self/timerslack_ns", str("slack", "50000"));
@@ -39,7 +39,7 @@ const name = str("name", `hlb-ts-${Deno.pid}-${bench}`);
 const SYMBOL = { symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001 };
 const instruments = [{ connector: name, ...SYMBOL }];
 
-function startSim(rate: number, tradeRatio: number, pollUs: number): Sim {
+function startSim(rate: number, tradeRatio: number, pollUs: number): Promise<Sim> {
   return Sim.start({
     name,
     instruments: [{ ...SYMBOL, startPrice: 50_000 }],
@@ -88,7 +88,7 @@ function emit(body: Record<string, unknown>): void {
 
 async function latencyHot(): Promise<void> {
   const rate = num("rate", 10_000), seconds = num("seconds", 5), warmup = num("warmup", 0.5);
-  await using _sim = startSim(rate, 0.5, 50);
+  await using _sim = await startSim(rate, 0.5, 50);
   await using client = await LiveClient.connect({
     instruments,
     mode: "poll",
@@ -116,7 +116,7 @@ async function latencyHot(): Promise<void> {
 
 async function latencyStream(): Promise<void> {
   const rate = num("rate", 10_000), seconds = num("seconds", 5), warmup = num("warmup", 0.5);
-  await using _sim = startSim(rate, 0.5, 50);
+  await using _sim = await startSim(rate, 0.5, 50);
   await using client = await LiveClient.connect({
     instruments,
     engineWait: str("engineWait", "adaptive") as "adaptive",
@@ -146,7 +146,7 @@ async function latencyStream(): Promise<void> {
 
 async function rttStream(): Promise<void> {
   const rate = num("rate", 1000), orders = num("orders", 300);
-  await using _sim = startSim(rate, 0.5, 50);
+  await using _sim = await startSim(rate, 0.5, 50);
   await using client = await LiveClient.connect({
     instruments,
     ready: true,
@@ -171,7 +171,7 @@ async function rttStream(): Promise<void> {
 
 async function rttPoll(): Promise<void> {
   const rate = num("rate", 1000), orders = num("orders", 300);
-  await using _sim = startSim(rate, 0.5, 50);
+  await using _sim = await startSim(rate, 0.5, 50);
   await using client = await LiveClient.connect({
     instruments,
     mode: "poll",
@@ -219,7 +219,7 @@ async function rttPoll(): Promise<void> {
 async function throughput(kind: "stream" | "poll"): Promise<void> {
   const seconds = num("seconds", 3), warmup = num("warmup", 0.5);
   const inline = num("inline", 1) === 1;
-  await using sim = startSim(num("rate", 1e9), 1, 0);
+  await using sim = await startSim(num("rate", 1e9), 1, 0);
   const client = await LiveClient.connect(
     kind === "stream"
       ? { instruments, ringCapacity: 1 << 16, streamCapacity: 1 << 20 }
@@ -296,7 +296,7 @@ async function memRate(): Promise<void> {
   const rate = num("rate", 100_000), seconds = num("seconds", 60), warmup = num("warmup", 5);
   // mode=poll: a poll() loop on an engine thread instead (no nonblocking FFI calls).
   const poll = str("mode", "stream") === "poll";
-  await using sim = startSim(rate, 0.5, 50);
+  await using sim = await startSim(rate, 0.5, 50);
   await using client = await LiveClient.connect(
     poll ? { instruments, mode: "poll" } : { instruments },
   );
@@ -346,7 +346,7 @@ async function memRate(): Promise<void> {
 
 async function memCycles(): Promise<void> {
   const cycles = num("cycles", 1000), warm = num("warm", 20);
-  await using _sim = startSim(num("rate", 1000), 0.5, 50);
+  await using _sim = await startSim(num("rate", 1000), 0.5, 50);
   const sample = async (): Promise<number> => {
     gc();
     await sleep(50);

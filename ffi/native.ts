@@ -139,8 +139,8 @@ export class NativeClient {
   }
 
   /** Loads the library and opens a client with the core's JSON configuration `config`. */
-  static open(config: unknown, options: NativeClientOptions): NativeClient {
-    const lib = loadLibrary(options);
+  static async open(config: unknown, options: NativeClientOptions): Promise<NativeClient> {
+    const lib = await loadLibrary(options);
     const h = openObject(lib.symbols.hl_client_open, config, "Cannot connect");
     return new NativeClient(lib, h, options);
   }
@@ -358,8 +358,8 @@ export class NativeSim {
   }
 
   /** Loads the library and starts a sim from its JSON configuration `config`. */
-  static start(config: unknown, options: LoadOptions): NativeSim {
-    const lib = loadLibrary(options);
+  static async start(config: unknown, options: LoadOptions): Promise<NativeSim> {
+    const lib = await loadLibrary(options);
     const start = lib.symbols.hl_sim_start;
     if (!start) {
       throw new NativeError(

@@ -41,11 +41,11 @@ export const simBin: string = new URL("../rust/target/release/hftlive-sim", impo
   .pathname;
 
 /** Starts an in-process sim with btcusdt (tick 0.1, lot 0.001, 50 000) by default. */
-export function startSim(opts: TestSimOptions = {}): Promise<TestSim> {
+export async function startSim(opts: TestSimOptions = {}): Promise<TestSim> {
   const { symbols: syms, ...rest } = opts;
   const name = opts.name ?? uniqueName();
   const symbols = syms ?? ["btcusdt"];
-  const sim = Sim.start({
+  const sim = await Sim.start({
     rate: 500,
     seed: 1,
     ...rest,
@@ -61,14 +61,14 @@ export function startSim(opts: TestSimOptions = {}): Promise<TestSim> {
     sim.stop();
     return Promise.resolve();
   };
-  return Promise.resolve({
+  return {
     name,
     symbol: symbols[0],
     sim,
     fault: (f, v) => sim.fault(f, v),
     stop,
     [Symbol.asyncDispose]: stop,
-  });
+  };
 }
 
 /** Connects a client to `sim` (its first symbol) and waits for registration. */

@@ -430,7 +430,7 @@ Deno.test("python parity 21: error decoding (native status codes become typed er
     }),
     (e: unknown) => e instanceof ValidationError && /Cannot connect/.test(e.message),
   );
-  assert.throws(
+  await assert.rejects(
     () =>
       Sim.start({
         name: uniqueName(),

@@ -14,15 +14,30 @@
  * @module
  */
 
-/** ABI version this module binds to; checked right after loading. */
+/**
+ * ABI version of the native library this module binds to; checked right after
+ * loading (a library of another ABI is refused).
+ *
+ * @example
+ * ```ts
+ * import { ABI_VERSION } from "./symbols.ts";
+ * console.log(`C ABI ${ABI_VERSION}`);
+ * ```
+ */
 export const ABI_VERSION = 1;
 
 /**
  * The release version: of the JSR module (`deno.json`), of the npm packages
  * (`hftlive` and the platform packages such as `@hftlive/linux-x64-gnu`, built
  * by `npm-build.ts` from this constant) and of the git tag `v<VERSION>`. A
- * release ships the native library of {@linkcode ABI_VERSION}; `tests/npm_test.ts`
- * checks that every place agrees.
+ * release ships the native library of {@linkcode ABI_VERSION};
+ * `tests/packaging_test.ts` checks that every place agrees.
+ *
+ * @example
+ * ```ts
+ * import { VERSION } from "./symbols.ts";
+ * console.log(`hftlive ${VERSION}`);
+ * ```
  */
 export const VERSION = "0.1.0";
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the native library and runs every test (Rust, then Deno), checks that the tests left
-# no iceoryx2 files behind, then runs the static checks (fmt, lint, types, docs, clippy), each
-# counted as a test. Ends with one line: "N passed, N failed".
+# Builds the native library and runs every test (Rust, then Deno, then the npm packages under
+# Node and Deno), checks that the tests left no iceoryx2 files behind, then runs the static checks
+# (fmt, lint, types, docs, clippy), each counted as a test. Ends with one line: "N passed, N failed".
 # Used by `deno task test`, `bash scripts/run.sh test` and .ci/run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +47,15 @@ if [ "$rust_ok" != 0 ] && ! grep -q '^test result: FAILED' "$logdir/cargo-test.l
   failed=$((failed + 1)) # a build or harness failure, not a counted test
 fi
 
+# The npm packages (npm/), built before the Deno tests so that tests/packaging_test.ts sees them
+# fresh; counted as one test.
+echo "== deno task npm" >&2
+if "$DENO" task npm >"$logdir/npm-build.log" 2>&1; then
+  passed=$((passed + 1)); npm_built=1
+else
+  cat "$logdir/npm-build.log" >&2; failed=$((failed + 1)); npm_built=0
+fi
+
 echo "== deno test" >&2
 "$DENO" test --allow-ffi --allow-env --allow-read --allow-write --allow-run --allow-net tests/ 2>&1 | tee "$logdir/deno-test.log" >&2
 deno_ok=${PIPESTATUS[0]}
@@ -57,6 +66,19 @@ if [ -n "$line" ]; then
   passed=$((passed + p)); failed=$((failed + f))
 elif [ "$deno_ok" != 0 ]; then
   failed=$((failed + 1))
+fi
+
+# The npm packages as users get them: packed, installed into an empty project, run under Node and
+# Deno, and the portable Deno tests under Node (each step and each node:test test counts one).
+if [ "$npm_built" = 1 ]; then
+  echo "== npm packages: pack, install, Node and Deno" >&2
+  DENO="$DENO" bash tests/npm/run.sh 2>&1 | tee "$logdir/npm-test.log" >&2
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$logdir/npm-test.log" | tail -1)
+  if [ -n "$line" ]; then
+    passed=$((passed + ${line%% passed*})); f=${line#*, }; failed=$((failed + ${f%% failed}))
+  else
+    failed=$((failed + 1))
+  fi
 fi
 
 # The tests must clean up after themselves: no dead iceoryx2 nodes (left by a test process
@@ -90,7 +112,7 @@ check() {
 }
 check "deno fmt --check" "$DENO" fmt --check
 check "deno lint" "$DENO" lint
-check "deno check" "$DENO" check mod.ts tests/ examples/ bench/
+check "deno check" "$DENO" check mod.ts tests/ examples/ bench/ npm-build.ts
 check "deno doc --lint mod.ts" "$DENO" doc --lint mod.ts
 check "cargo fmt --check" bash -c "cd rust && cargo fmt --all --check"
 check "cargo clippy -D warnings" bash -c "cd rust && cargo clippy --workspace --all-targets --release --quiet -- -D warnings"

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# The npm packages as a user gets them. Needs `deno task npm` first (npm/hftlive, npm/linux-x64-gnu).
+# Packs both with `npm pack`, installs the tarballs into an empty project in a temporary directory
+# (no rust/, no HFTLIVE_LIB; koffi comes from the npm cache or the registry), then runs there:
+#   - tests/npm/symbols_check.mjs: the Node backend binds every symbol of the table as declared;
+#   - tests/npm/smoke.mjs under Node, and under Deno through node_modules (the doorbell
+#     permission set, then --allow-ffi alone): sim, connect, stream, submit, cancel, health,
+#     close, and the process exits by itself; the library must come from the platform package;
+#   - the README's Node snippet (first.mjs) as written, and tsc --checkJs on it against the
+#     shipped .d.ts;
+#   - the portable Deno tests (public API only) under Node's test runner through
+#     tests/npm/deno_shim.mjs.
+# Prints "== step: ok|FAILED" per step and ends with "N passed, N failed" (each step counts one,
+# each node:test test one).
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$(pwd)
+DENO=${DENO:-deno}
+# Tests that use only the public API (mod.ts) and tests/helpers.ts: they run under Node as they are.
+PORTABLE="tests/orders_test.ts tests/chaos_test.ts tests/client_test.ts tests/design_test.ts
+  tests/python_parity_test.ts tests/robustness_test.ts"
+
+passed=0
+failed=0
+work=$(mktemp -d /tmp/hftlive-npm.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+unset HFTLIVE_LIB
+app="$work/app"
+lib="$app/node_modules/@hftlive/linux-x64-gnu/libhftlive.so"
+
+step() {
+  local name=$1; shift
+  if "$@" >"$work/step.log" 2>&1; then
+    echo "== $name: ok" >&2; passed=$((passed + 1))
+  else
+    echo "== $name: FAILED" >&2; cat "$work/step.log" >&2; failed=$((failed + 1))
+  fi
+}
+
+# Runs `$@` (at most 60 s) in the app and checks that its output has every line given after `--`.
+expect() {
+  local -a cmd=()
+  while [ "$1" != "--" ]; do cmd+=("$1"); shift; done
+  shift
+  (cd "$app" && timeout 60 "${cmd[@]}") >"$work/out.log" 2>&1
+  local rc=$?
+  cat "$work/out.log"
+  [ "$rc" = 0 ] || { echo "exit status $rc (124: did not exit within 60 s)"; return 1; }
+  for want in "$@"; do
+    grep -qxF -- "$want" "$work/out.log" || { echo "missing line: $want"; return 1; }
+  done
+}
+
+pack() {
+  for d in hftlive linux-x64-gnu; do
+    [ -f "npm/$d/package.json" ] || { echo "npm/$d missing: run 'deno task npm' first"; return 1; }
+    (cd "npm/$d" && npm pack --pack-destination "$work" 2>&1 | grep -E 'filename|package size|unpacked size') || return 1
+  done
+}
+
+install() {
+  mkdir -p "$app" &&
+    printf '{ "name": "app", "private": true, "type": "module" }\n' >"$app/package.json" &&
+    (cd "$app" && npm install --no-audit --no-fund --prefer-offline "$work"/hftlive-*.tgz) &&
+    [ -f "$lib" ] && [ ! -e "$app/node_modules/hftlive/rust" ]
+}
+
+readme_snippet() {
+  # The README's code block that starts with "// first.mjs", as written.
+  awk '/^```/ { if (inb) { if (want) exit; inb = 0 } else { inb = 1; first = 1 }; next }
+       inb && first { want = ($0 == "// first.mjs"); first = 0 }
+       inb && want' README.md >"$app/first.mjs" && [ -s "$app/first.mjs" ]
+}
+
+readme_node() {
+  readme_snippet && expect node first.mjs --
+}
+
+checkjs() {
+  (cd "$app" && node "$ROOT/.tools/node_modules/typescript/bin/tsc" --noEmit --allowJs --checkJs \
+    --strict --target es2022 --module nodenext --moduleResolution nodenext \
+    --lib es2023,esnext.disposable,dom,dom.asynciterable first.mjs)
+}
+
+node_tests() {
+  # shellcheck disable=SC2086
+  node tests/npm/compile_tests.mjs "$ROOT" "$app/tests" tests/helpers.ts $PORTABLE || return 1
+  local files=()
+  for f in $PORTABLE; do files+=("tests/$(basename "${f%.ts}").js"); done
+  (cd "$app" && timeout 300 node --test --test-reporter=tap "${files[@]}") >"$work/node-test.log" 2>&1
+  local rc=$?
+  grep -E '^# (pass|fail) ' "$work/node-test.log" >&2
+  local p f
+  p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$work/node-test.log" | tail -1)
+  f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$work/node-test.log" | tail -1)
+  passed=$((passed + ${p:-0})); failed=$((failed + ${f:-0}))
+  if [ "$rc" != 0 ]; then
+    grep -E '^not ok|^# Subtest|error|Error' "$work/node-test.log" | head -40 >&2
+    [ "${f:-0}" != 0 ] || failed=$((failed + 1)) # a harness failure, not a counted test
+  fi
+}
+
+step "npm pack (hftlive, @hftlive/linux-x64-gnu)" pack
+step "npm install of the tarballs into an empty project" install
+cp tests/npm/smoke.mjs tests/npm/symbols_check.mjs "$app/" 2>/dev/null
+step "Node: the koffi backend binds the symbol table" expect node symbols_check.mjs --
+step "Node: sim, stream, order, cancel, health, close, exit" \
+  expect node smoke.mjs -- "connected: wake socket" "library: $lib" "closed (node)"
+step "Deno (node_modules, doorbell permissions): the same" \
+  expect "$DENO" run --node-modules-dir=manual --allow-ffi --allow-net --allow-read=/tmp \
+  --allow-write=/tmp --allow-env --allow-run=cat smoke.mjs -- \
+  "connected: wake socket" "library: $lib" "closed (deno)"
+step "Deno (node_modules, --allow-ffi only): the same" \
+  expect "$DENO" run --node-modules-dir=manual --allow-ffi smoke.mjs -- \
+  "connected: wake wait" "closed (deno)"
+step "README: the Node snippet (first.mjs) runs as written" readme_node
+step "README: tsc --checkJs first.mjs against the shipped types" checkjs
+node_tests
+
+echo "$passed passed, $failed failed"
+[ "$failed" = 0 ]

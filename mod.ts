@@ -8,7 +8,11 @@
  * epoch (exact to ~256 ns today); prices and quantities are in instrument
  * units.
  *
- * Run with `deno run --allow-ffi --allow-env --allow-read`.
+ * Under Deno it needs only `--allow-ffi`; `--allow-net --allow-read=/tmp
+ * --allow-write=/tmp` add the faster doorbell wake-up for streams. The same
+ * module is on npm as `hftlive` (Node 20+). The native library comes from the
+ * npm package `@hftlive/linux-x64-gnu` (Linux x86-64, glibc >= 2.34) unless
+ * `libPath`, `HFTLIVE_LIB` or a cargo build beside the module gives one.
  *
  * @example Trading against the embedded paper exchange
  * ```ts ignore
@@ -64,3 +68,4 @@ export {
 export { LatencyWindow, RateCounter } from "./health.ts";
 export { Sim, SimFault, type SimInstrument, type SimOptions, type SimStats } from "./sim.ts";
 export { candidatePaths, type LoadOptions } from "./ffi/library.ts";
+export { ABI_VERSION, VERSION } from "./ffi/symbols.ts";

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file explicit-function-return-type -- plain JavaScript: no return types
 // Just enough of Deno's API, over Node's, for the portable Deno tests (tests/npm/run.sh runs
 // them under Node against the installed npm package): `Deno.test` registers a `node:test` test;
 // `Deno.pid`, `Deno.Command(...).output()` and `Deno.readDirSync` are what those tests and

@@ -51,18 +51,8 @@ expect() {
   done
 }
 
-pack() {
-  for d in hftlive linux-x64-gnu; do
-    [ -f "npm/$d/package.json" ] || { echo "npm/$d missing: run 'deno task npm' first"; return 1; }
-    (cd "npm/$d" && npm pack --pack-destination "$work" 2>&1 | grep -E 'filename|package size|unpacked size') || return 1
-  done
-}
-
 install() {
-  mkdir -p "$app" &&
-    printf '{ "name": "app", "private": true, "type": "module" }\n' >"$app/package.json" &&
-    (cd "$app" && npm install --no-audit --no-fund --prefer-offline "$work"/hftlive-*.tgz) &&
-    [ -f "$lib" ] && [ ! -e "$app/node_modules/hftlive/rust" ]
+  bash tests/npm/install.sh "$work" && [ -f "$lib" ] && [ ! -e "$app/node_modules/hftlive/rust" ]
 }
 
 readme_snippet() {
@@ -100,8 +90,7 @@ node_tests() {
   fi
 }
 
-step "npm pack (hftlive, @hftlive/linux-x64-gnu)" pack
-step "npm install of the tarballs into an empty project" install
+step "npm pack and install of both packages into an empty project" install
 cp tests/npm/smoke.mjs tests/npm/symbols_check.mjs "$app/" 2>/dev/null
 step "Node: the koffi backend binds the symbol table" expect node symbols_check.mjs --
 step "Node: sim, stream, order, cancel, health, close, exit" \

@@ -1,3 +1,4 @@
+// deno-lint-ignore-file explicit-function-return-type -- plain JavaScript: no return types
 // The Node backend against the symbol table with the real koffi and the packed library (run by
 // tests/npm/run.sh in the project where the packages are installed): every symbol of the table is
 // bound, with as many parameters as the table gives and the C types it maps them to, and nothing

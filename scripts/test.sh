@@ -102,14 +102,9 @@ else
 fi
 
 # Static checks, each counted as one test: formatting, lints, types, docs.
-check() {
-  local name=$1; shift
-  if "$@" >"$logdir/check.log" 2>&1; then
-    echo "== $name: ok" >&2; passed=$((passed + 1))
-  else
-    echo "== $name: FAILED" >&2; cat "$logdir/check.log" >&2; failed=$((failed + 1))
-  fi
-}
+steplog="$logdir/check.log"
+# shellcheck source=scripts/steps.sh
+source "$ROOT/scripts/steps.sh"
 check "deno fmt --check" "$DENO" fmt --check
 check "deno lint" "$DENO" lint
 check "deno check" "$DENO" check mod.ts tests/ examples/ bench/ npm-build.ts

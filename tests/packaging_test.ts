@@ -102,25 +102,14 @@ Deno.test("platformPackage() names the package only where one is published", () 
 });
 
 Deno.test("npm-build rewrites relative .ts specifiers to .js and npm: imports to bare names", () => {
-  const src = [
-    `import { a } from "./a.ts";`,
-    `export * from "../b/c.ts";`,
-    `import type { T } from './t.ts';`,
-    `const n = await import("./node.ts");`,
-    `const p = await import("npm:@hftlive/linux-x64-gnu@0.1.0");`,
-    `import x from "node:net";`,
-    `const s = "./not-an-import.ts";`,
-  ].join("\n");
-  assert.equal(
-    rewriteSpecifiers(src),
-    [
-      `import { a } from "./a.js";`,
-      `export * from "../b/c.js";`,
-      `import type { T } from './t.js';`,
-      `const n = await import("./node.js");`,
-      `const p = await import("@hftlive/linux-x64-gnu");`,
-      `import x from "node:net";`,
-      `const s = "./not-an-import.ts";`,
-    ].join("\n"),
-  );
+  const cases: [string, string][] = [
+    [`import { a } from "./a.ts";`, `import { a } from "./a.js";`],
+    [`export * from "../b/c.ts";`, `export * from "../b/c.js";`],
+    [`import type { T } from './t.ts';`, `import type { T } from './t.js';`],
+    [`await import("./node.ts")`, `await import("./node.js")`],
+    [`await import("npm:@hftlive/linux-x64-gnu@0.1.0")`, `await import("@hftlive/linux-x64-gnu")`],
+    [`import x from "node:net";`, `import x from "node:net";`],
+    [`const s = "./not-an-import.ts";`, `const s = "./not-an-import.ts";`],
+  ];
+  for (const [source, built] of cases) assert.equal(rewriteSpecifiers(source), built);
 });

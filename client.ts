@@ -3,29 +3,13 @@
  * delivers market data and order updates as streams, callbacks or a
  * synchronous poll, sends orders, and reports health.
  *
- * **Two modes, chosen at connect time.**
- * - `mode: "stream"` (default): one wake-up per client (the doorbell socket, or
- *   a pending native wait), shared by every stream, then synchronous drains
- *   into one buffer the client owns.
- *   Streams (`trades`, `bookUpdates`, …), callbacks (`on`) and `wait` options
- *   work without blocking the event loop.
- * - `mode: "poll"`: the strategy owns the thread and calls {@linkcode
- *   LiveClient.poll} in a loop (lowest latency). `poll` blocks the thread it
- *   runs on for up to its timeout, so run such a strategy in a Worker (or a
- *   process whose only job is the strategy). Callbacks still fire from inside
- *   `poll`; streams are not available. With `inline: true` the engine itself
- *   runs inside `poll` (no engine thread at all).
- *
- * **Lifecycle.** `close()` is idempotent: it wakes the pending native wait,
- * awaits it, delivers what is left, ends every stream, rejects pending waits
- * with {@linkcode ClosedError} and closes the native client. Every call after
- * `close()` throws {@linkcode ClosedError}. The native library stays loaded
- * for the life of the process (unloading it while a call may be in flight
- * crashes the process). No timer keeps the process alive after `close()`.
- *
- * **Thread safety.** A client belongs to the thread (main or Worker) that
- * connected it; several clients may live in one process and each gets its
- * own engine thread and order ids.
+ * Two modes, chosen at connect time: `"stream"` (default; one wake-up per
+ * client shared by every stream, callbacks and waits, never blocking the event
+ * loop) and `"poll"` (the strategy owns the thread and calls
+ * {@linkcode LiveClient.poll}; with `inline: true` the engine runs inside
+ * `poll`). A client belongs to the thread (main or Worker) that connected it.
+ * `close()` is idempotent; every call after it throws {@linkcode ClosedError}.
+ * The native library stays loaded for the life of the process.
  *
  * See the module documentation of `mod.ts` for an example.
  *
@@ -34,6 +18,7 @@
 
 import { ClosedError, ModeError, NativeError, ValidationError } from "./errors.ts";
 import { Callbacks } from "./callbacks.ts";
+import { guardOnExit, unguard } from "./exit_guard.ts";
 import { Connectivity } from "./connectivity.ts";
 import { RECORD_TYPES } from "./ffi/codec.ts";
 import { NativeClient, type NativeStats } from "./ffi/native.ts";
@@ -109,6 +94,9 @@ export class LiveClient {
   readonly #host: PumpHost | undefined;
   readonly #wakeSource: WakeSource | undefined;
   readonly #pumpDone: Promise<void> | undefined;
+  /** close() was called: user requests are refused from then on. */
+  #closeRequested = false;
+  /** The pump stops (after cancel on exit). */
   #closing = false;
   #closed = false;
   /** Why the client stopped by itself (the error that failed the event pump), if it did. */
@@ -204,6 +192,7 @@ export class LiveClient {
    */
   static async connect(options: ConnectOptions): Promise<LiveClient> {
     const client = await LiveClient.#open(options);
+    if (client.#opts.cancelOnExit) guardOnExit(client, client.#native.lib.runtime);
     if (options.ready) {
       const ms = typeof options.ready === "number" ? options.ready : 10_000;
       try {
@@ -223,11 +212,14 @@ export class LiveClient {
       libPath: options.libPath,
       drainRecords: opts.drainRecords,
       connectorNames: conn.connectorNames,
+      // Building the engine (~100 ms) runs off the JavaScript thread, but an inline engine
+      // lives on the thread that opens it.
+      blocking: options.inline === true,
     });
     try {
       return new LiveClient(native, opts, conn);
     } catch (e) {
-      native.close(); // e.g. an invalid rate limit: nothing may stay open
+      await native.close(); // nothing may stay open
       throw e;
     }
   }
@@ -245,7 +237,9 @@ export class LiveClient {
 
   #pin(): void {
     // Poll mode has no pump: whoever calls poll() holds the client.
-    if (!this.#closing && this.#opts.mode === "stream") LiveClient.#pinned.add(this);
+    if (this.#closing || this.#opts.mode !== "stream") return;
+    LiveClient.#pinned.add(this);
+    this.#wakeSource?.keepAlive(true);
   }
 
   /** Whether anything still consumes this client's events. */
@@ -256,7 +250,11 @@ export class LiveClient {
 
   /** One step of the pump: handles a wake-up's result and drains; false to stop. */
   #pumpStep(waited: number): boolean {
-    if (!this.#inUse()) LiveClient.#pinned.delete(this);
+    // Nothing consumes the client: it neither pins itself nor keeps the process alive.
+    if (!this.#inUse()) {
+      LiveClient.#pinned.delete(this);
+      this.#wakeSource?.keepAlive(false);
+    }
     try {
       if (waited < 0) throw this.#native.error(waited, "Cannot wait for events");
       if (waited === 0) this.#router.tick(this.#native.now());
@@ -310,7 +308,7 @@ export class LiveClient {
   }
 
   #assertOpen(what: string): void {
-    if (this.#closed || this.#closing) {
+    if (this.#closed || this.#closing || this.#closeRequested) {
       const f = this.#failure;
       throw f === undefined
         ? new ClosedError(`${what}: the client is closed`)
@@ -494,7 +492,7 @@ export class LiveClient {
    * ```
    */
   *iterate(timeoutMs = 100): Generator<LiveEvent, void, undefined> {
-    while (!this.#closed && !this.#closing) {
+    while (!this.#closed && !this.#closing && !this.#closeRequested) {
       let evs: LiveEvent[];
       try {
         evs = this.poll(timeoutMs);
@@ -681,26 +679,14 @@ export class LiveClient {
     return this.#desk.replace(orderId, changes, options);
   }
 
-  /** Checks wait options before anything is sent. */
+  /** Checks wait options before anything is sent (and that a wait can work here). */
   #checkWait(options: WaitOptions, orderId: number): void {
     const what = `Cannot wait for order ${orderId || "(new)"}`;
-    this.#assertCanWait(what);
-    if (options.timeoutMs !== undefined) checkTimeout(options.timeoutMs, what, "timeoutMs");
-    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
-      throw new ValidationError(`${what}: signal is not an AbortSignal`);
-    }
-  }
-
-  #assertCanWait(what: string): void {
-    if (this.#opts.mode === "poll" && this.#inPoll) throw new ModeError(`${what} inside poll()`);
+    if (this.#inPoll) throw new ModeError(`${what} inside poll()`);
+    this.#desk.checkWait(options, what);
   }
 
   #wait(kind: "submit" | "cancel", o: Order, options: WaitOptions): Promise<Order> {
-    try {
-      this.#assertCanWait(`Cannot wait for order ${o.orderId}`);
-    } catch (e) {
-      return Promise.reject(e);
-    }
     return this.#desk.wait(kind, o, options);
   }
 
@@ -920,16 +906,19 @@ export class LiveClient {
 
   /** True once `close()` has started. */
   get closed(): boolean {
-    return this.#closing || this.#closed;
+    return this.#closeRequested || this.#closing || this.#closed;
   }
 
   // --------------------------------------------------------- lifecycle
 
   /**
-   * Closes the client (idempotent; every call returns the same promise):
-   * wakes and awaits the pending native wait, delivers remaining events,
-   * ends every stream, rejects pending waits with {@linkcode ClosedError},
-   * closes the native client and clears timers.
+   * Closes the client (idempotent; every call returns the same promise).
+   * With `cancelOnExit` (the default) it first cancels every resting order
+   * and waits up to `exitTimeoutMs` for the answers (new requests are refused
+   * from the start; what could not be cancelled is reported on `errors`).
+   * Then it stops the event pump, delivers remaining order events, ends every
+   * stream, rejects pending waits with {@linkcode ClosedError}, closes the
+   * native client and clears timers.
    *
    * @example
    * ```ts ignore
@@ -943,11 +932,32 @@ export class LiveClient {
     return this.#closePromise;
   }
 
+  /** Cancel on exit: every resting order, answers awaited up to `exitTimeoutMs`. */
+  async #cancelOnExit(): Promise<void> {
+    if (!this.#opts.cancelOnExit || this.#failure !== undefined) return;
+    try {
+      // Poll mode: nothing else drives the client now, so the desk polls until answered.
+      await this.#desk.cancelForExit(
+        this.#opts.exitTimeoutMs,
+        this.#opts.mode === "poll" ? () => this.poll(20) : undefined,
+      );
+    } catch (e) {
+      const why = e instanceof Error ? e.message : String(e);
+      this.#router.clientError(-1, 0, 0, `Cannot cancel every resting order on close: ${why}`);
+    }
+  }
+
   async #doClose(): Promise<void> {
+    this.#closeRequested = true;
+    // The caller's pending waits end now (the cancels on exit below wait on their own).
+    if (this.#failure === undefined) this.#desk.close("the client was closed", undefined);
+    await this.#cancelOnExit();
+    unguard(this);
     this.#closing = true;
     LiveClient.#pinned.delete(this);
     this.#router.snapshots(false);
     if (this.#pumpDone !== undefined) {
+      this.#wakeSource?.keepAlive(true); // close() is awaited: the pump's last turn must come
       this.#native.wake();
       await this.#pumpDone;
       try {
@@ -956,7 +966,7 @@ export class LiveClient {
       } catch { /* closing anyway */ }
     }
     this.#closed = true;
-    this.#native.close();
+    await this.#native.close(this.#opts.given.inline === true);
     const failure = this.#failure;
     this.#streams.endAll(
       failure && new ClosedError(`The client stopped: ${failure.message}`, { cause: failure }),

@@ -194,6 +194,7 @@ export class HealthRecorder {
   readonly #orderExchResp = new LatencyWindow();
   readonly #rates = new RateCounter();
   readonly #errors: Record<string, number> = {};
+  readonly #feedFrom: number[] = [];
   /** When the last batch of events was processed (ns). */
   lastEventAt = 0;
   /** Drops the engine reported in order with `dropped` events. */
@@ -237,8 +238,18 @@ export class HealthRecorder {
     this.#rates.roll(now);
   }
 
+  /**
+   * Feed latency counts for `asset` from `ts` on (its registration): events
+   * published before that were queued while the client was connecting, and
+   * their latency is the connect time, not the feed's.
+   */
+  feedFrom(asset: number, ts: number): void {
+    this.#feedFrom[asset] = ts;
+  }
+
   /** Feed latency samples of a trade or best bid/offer with real timestamps. */
   market(ev: Trade | BookUpdate): void {
+    if (!(ev.localTs >= this.#feedFrom[ev.asset])) return; // before registration (or unknown)
     this.#feed.add(ev.recvTs - ev.exchTs);
     this.#feedExchLocal.add(ev.localTs - ev.exchTs);
     this.#feedLocalJs.add(ev.recvTs - ev.localTs);

@@ -68,4 +68,5 @@ export {
 export { LatencyWindow, RateCounter } from "./health.ts";
 export { Sim, SimFault, type SimInstrument, type SimOptions, type SimStats } from "./sim.ts";
 export { candidatePaths, type LoadOptions } from "./ffi/library.ts";
+export { formatEvent, formatOrder, isoTime } from "./format.ts";
 export { ABI_VERSION, VERSION } from "./ffi/symbols.ts";

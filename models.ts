@@ -172,6 +172,53 @@ export function orderStatusName(status: number): string {
   return STATUS_NAMES[status] ?? `Unknown(${status})`;
 }
 
+function namesOf(values: Readonly<Record<string, number>>): ReadonlyMap<number, string> {
+  return new Map(Object.entries(values).map(([k, v]) => [v, k]));
+}
+
+const SIDE_NAMES = namesOf(Side);
+const TIF_NAMES = namesOf(TimeInForce);
+const ORDER_TYPE_NAMES = namesOf(OrderType);
+
+/**
+ * The name of a side: `"Buy"`, `"Sell"` or `"None"`.
+ *
+ * @example
+ * ```ts
+ * import { Side, sideName } from "./models.ts";
+ * console.log(sideName(Side.Sell)); // "Sell"
+ * ```
+ */
+export function sideName(side: number): string {
+  return SIDE_NAMES.get(side) ?? `Unknown(${side})`;
+}
+
+/**
+ * The name of a time in force, e.g. `"GTX"`.
+ *
+ * @example
+ * ```ts
+ * import { TimeInForce, timeInForceName } from "./models.ts";
+ * console.log(timeInForceName(TimeInForce.IOC)); // "IOC"
+ * ```
+ */
+export function timeInForceName(tif: number): string {
+  return TIF_NAMES.get(tif) ?? `Unknown(${tif})`;
+}
+
+/**
+ * The name of an order type: `"Limit"` or `"Market"`.
+ *
+ * @example
+ * ```ts
+ * import { OrderType, orderTypeName } from "./models.ts";
+ * console.log(orderTypeName(OrderType.Market)); // "Market"
+ * ```
+ */
+export function orderTypeName(type: number): string {
+  return ORDER_TYPE_NAMES.get(type) ?? `Unknown(${type})`;
+}
+
 /**
  * True for statuses that never change again (Filled, Canceled, Expired,
  * Rejected, Replaced).
@@ -250,6 +297,21 @@ export const InstrumentState = {
 } as const;
 /** An {@linkcode InstrumentState} value. */
 export type InstrumentState = typeof InstrumentState[keyof typeof InstrumentState];
+
+const INSTRUMENT_STATE_NAMES = namesOf(InstrumentState);
+
+/**
+ * The name of an instrument's registration state, e.g. `"Registered"`.
+ *
+ * @example
+ * ```ts
+ * import { InstrumentState, instrumentStateName } from "./models.ts";
+ * console.log(instrumentStateName(InstrumentState.Registered)); // "Registered"
+ * ```
+ */
+export function instrumentStateName(state: number): string {
+  return INSTRUMENT_STATE_NAMES.get(state) ?? `Unknown(${state})`;
+}
 
 /**
  * One price level.

@@ -8,7 +8,8 @@
  *   optional one), README and LICENSE.
  * - `npm/linux-x64-gnu/`: `@hftlive/linux-x64-gnu`, the native library of the
  *   release build (`rust/target/release/libhftlive.so`, built first with cargo
- *   and stripped of debug symbols) with `index.js`/`index.d.ts` exporting its
+ *   without the test-only features, so a test build must come after it, and
+ *   stripped of debug symbols) with `index.js`/`index.d.ts` exporting its
  *   path, and `os`/`cpu`/`libc` so npm installs it only where it runs.
  *
  * Every package has the version {@linkcode VERSION} of `ffi/symbols.ts`, and the

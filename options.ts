@@ -101,6 +101,17 @@ export interface ConnectOptions {
    * rule, `Math.round(value / step)`).
    */
   readonly rounding?: Rounding;
+  /**
+   * Cancel every resting order when the client goes away: on `close()`, on
+   * leaving an `await using` scope (also by an exception), on SIGINT and
+   * SIGTERM (the client closes, then the process exits with 130/143). Default
+   * true: an order left resting with nobody watching it is the failure that
+   * costs money; a strategy that wants its orders to outlive the process says
+   * so with `false` (and can find them again from a new client).
+   */
+  readonly cancelOnExit?: boolean;
+  /** How long `close()` waits for the exchange to confirm those cancels (ms, default 5000). */
+  readonly exitTimeoutMs?: number;
   /** Interval of the `snapshots` stream (ms, default 1000). */
   readonly snapshotIntervalMs?: number;
   /** Levels per side in `snapshots` (default 10). */
@@ -160,6 +171,10 @@ export interface ResolvedOptions {
   readonly keepFinishedOrders: number;
   /** Rounding of order prices and quantities. */
   readonly rounding: Rounding;
+  /** Cancel resting orders when the client goes away. */
+  readonly cancelOnExit: boolean;
+  /** How long close() waits for those cancels (ms). */
+  readonly exitTimeoutMs: number;
 }
 
 /**
@@ -194,9 +209,7 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
     throw new ValidationError("Cannot connect: instruments must be a non-empty array");
   }
   const mode = oneOf("mode", o.mode, ["stream", "poll"] as const, "stream");
-  if (o.inline !== undefined && typeof o.inline !== "boolean") {
-    throw new ValidationError(`Cannot connect: inline ${String(o.inline)} is not a boolean`);
-  }
+  bool("inline", o.inline, false);
   if (o.inline && mode !== "poll") {
     throw new ValidationError('Cannot connect: inline: true needs mode "poll"');
   }
@@ -280,6 +293,8 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
     waitTimeoutMs: timeout("waitTimeoutMs", o.waitTimeoutMs ?? 10_000),
     keepFinishedOrders: int("keepFinishedOrders", o.keepFinishedOrders ?? 10_000, 0, 100_000_000),
     rounding: oneOf("rounding", o.rounding, ["conservative", "nearest"] as const, "conservative"),
+    cancelOnExit: bool("cancelOnExit", o.cancelOnExit, true),
+    exitTimeoutMs: timeout("exitTimeoutMs", o.exitTimeoutMs ?? 5000),
   };
 }
 
@@ -318,6 +333,8 @@ const OPTION_NAMES = new Set([
   "drainRecords",
   "wake",
   "rounding",
+  "cancelOnExit",
+  "exitTimeoutMs",
 ]);
 
 function int(name: string, v: unknown, min: number, max: number): number {
@@ -325,6 +342,14 @@ function int(name: string, v: unknown, min: number, max: number): number {
     throw new ValidationError(
       `Cannot connect: ${name} ${String(v)} is not an integer in ${min}..${max}`,
     );
+  }
+  return v;
+}
+
+function bool(name: string, v: unknown, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== "boolean") {
+    throw new ValidationError(`Cannot connect: ${name} ${String(v)} is not a boolean`);
   }
   return v;
 }

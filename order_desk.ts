@@ -386,6 +386,30 @@ export class OrderDesk {
     return options.wait ? await this.wait("submit", sent, options) : sent;
   }
 
+  /** Checks wait options (before anything is sent): timeout range, signal type. */
+  checkWait(options: WaitOptions, what: string): void {
+    if (options.timeoutMs !== undefined) checkTimeout(options.timeoutMs, what, "timeoutMs");
+    if (options.signal !== undefined && !(options.signal instanceof AbortSignal)) {
+      throw new ValidationError(`${what}: signal is not an AbortSignal`);
+    }
+  }
+
+  /**
+   * Cancels every resting order and waits up to `timeoutMs` for the answers
+   * (cancel on exit). `drive`, when given, is called in a loop until then
+   * instead of waiting (a poll-mode client has nothing else delivering).
+   */
+  async cancelForExit(timeoutMs: number, drive?: () => void): Promise<void> {
+    if (this.#tracker.active().length === 0) return;
+    if (drive === undefined) {
+      await this.cancelAll(undefined, { wait: true, timeoutMs });
+      return;
+    }
+    this.cancelAll(undefined);
+    const deadline = performance.now() + timeoutMs;
+    while (this.#tracker.active().length > 0 && performance.now() < deadline) drive();
+  }
+
   /**
    * Waits for the answer to the `kind` request about `o`: resolves on the first
    * response, rejects with {@linkcode TimeoutError}, or with the abort reason.

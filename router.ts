@@ -24,6 +24,7 @@ import {
   type Fill,
   type InstrumentEvent,
   type InstrumentHealth,
+  InstrumentState,
   type LiveEvent,
   type OrderUpdate,
   type PositionUpdate,
@@ -223,6 +224,7 @@ export class EventRouter implements DeskSink {
         this.#apply(conn.onConnector(ev));
         break;
       case "instrument":
+        if (ev.state === InstrumentState.Registered) health.feedFrom(ev.asset, ev.ts);
         this.#apply(conn.onInstrument(ev));
         cb.emit("instrument", ev);
         break;

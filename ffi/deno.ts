@@ -53,6 +53,9 @@ export const denoRuntime: Runtime = {
   unrefTimer(id: ReturnType<typeof setTimeout>): void {
     Deno.unrefTimer(id as unknown as number);
   },
+  refTimer(id: ReturnType<typeof setTimeout>): void {
+    Deno.refTimer(id as unknown as number);
+  },
   unixSocketAllowed(path: string): boolean {
     try {
       // Deno asks for net access to "unix:<path>" and read and write access to the path.
@@ -68,5 +71,18 @@ export const denoRuntime: Runtime = {
   },
   async connectUnix(path: string): Promise<UnixConn> {
     return await Deno.connect({ transport: "unix", path });
+  },
+  onSignals(handler: (signal: "SIGINT" | "SIGTERM") => void): () => void {
+    const int = (): void => handler("SIGINT");
+    const term = (): void => handler("SIGTERM");
+    Deno.addSignalListener("SIGINT", int);
+    Deno.addSignalListener("SIGTERM", term);
+    return () => {
+      Deno.removeSignalListener("SIGINT", int);
+      Deno.removeSignalListener("SIGTERM", term);
+    };
+  },
+  exit(code: number): void {
+    Deno.exit(code);
   },
 };

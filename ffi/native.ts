@@ -22,29 +22,40 @@ const decoder = new TextDecoder();
 /** `HL_E_CLOSED`. */
 const E_CLOSED = -3;
 
-type OpenFn = (
+type OpenFn<R> = (
   cfg: Uint8Array,
   cfgLen: number,
   outHandle: Uint32Array,
   err: Uint8Array,
   errCap: number,
-) => number;
+) => R;
 
 /**
  * The protocol of `hl_client_open` and `hl_sim_start`: a JSON configuration
  * in, a handle out, or the failure's message written into an error buffer.
+ * `open` may be synchronous or return a promise (a nonblocking binding); the
+ * buffers live until it settles.
  */
-function openObject(open: OpenFn, config: unknown, what: string): number {
+function openObject(open: OpenFn<number>, config: unknown, what: string): number;
+function openObject(open: OpenFn<Promise<number>>, config: unknown, what: string): Promise<number>;
+function openObject(
+  open: OpenFn<number | Promise<number>>,
+  config: unknown,
+  what: string,
+): number | Promise<number> {
   const json = encoder.encode(JSON.stringify(config));
   const out = new Uint32Array(1);
   const err = new Uint8Array(4096);
+  const done = (rc: number): number => {
+    if (rc < 0) {
+      const end = err.indexOf(0);
+      const msg = decoder.decode(err.subarray(0, end < 0 ? err.length : end));
+      throw errorFromStatus(rc, msg ? `${what}: ${msg}` : "", what);
+    }
+    return out[0];
+  };
   const rc = open(json, json.length, out, err, err.length);
-  if (rc < 0) {
-    const end = err.indexOf(0);
-    const msg = decoder.decode(err.subarray(0, end < 0 ? err.length : end));
-    throw errorFromStatus(rc, msg ? `${what}: ${msg}` : "", what);
-  }
-  return out[0];
+  return typeof rc === "number" ? done(rc) : rc.then(done);
 }
 
 /** Reads `[n_bids, n_asks, bids…, asks…]` written by `hl_client_depth` / `hl_sim_book`. */
@@ -138,10 +149,19 @@ export class NativeClient {
     this.decoder = new RecordDecoder(this.#buf, options.connectorNames, () => this.#takeMessage());
   }
 
-  /** Loads the library and opens a client with the core's JSON configuration `config`. */
-  static async open(config: unknown, options: NativeClientOptions): Promise<NativeClient> {
+  /**
+   * Loads the library and opens a client with the core's JSON configuration
+   * `config`. With `blocking: false` the open runs off the JavaScript thread
+   * (an inline client must be opened on the thread that polls it: blocking).
+   */
+  static async open(
+    config: unknown,
+    options: NativeClientOptions & { readonly blocking: boolean },
+  ): Promise<NativeClient> {
     const lib = await loadLibrary(options);
-    const h = openObject(lib.symbols.hl_client_open, config, "Cannot connect");
+    const h = options.blocking
+      ? openObject(lib.symbols.hl_client_open, config, "Cannot connect")
+      : await openObject(lib.symbols.hl_client_open_async, config, "Cannot connect");
     return new NativeClient(lib, h, options);
   }
 
@@ -322,12 +342,16 @@ export class NativeClient {
     return this.#closed;
   }
 
-  /** Closes the handle: wakes waits, stops and joins the engine (idempotent). */
-  close(): void {
+  /**
+   * Closes the handle: wakes waits, stops and joins the engine (idempotent).
+   * With `blocking: false` the join runs off the JavaScript thread.
+   */
+  async close(blocking = true): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.lib.symbols.hl_client_close(this.handle);
     finalizer.unregister(this);
+    if (blocking) this.lib.symbols.hl_client_close(this.handle);
+    else await this.lib.symbols.hl_client_close_async(this.handle);
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * The Node backend of {@linkcode Runtime}: [koffi](https://koffi.dev) over the
- * one symbol table, `process.env`, `Timeout.unref()`, and `node:net` for the
- * doorbell's Unix socket. `ffi/library.ts` imports this module only under
+ * one symbol table, `process.env`, `Timeout.unref()`/`ref()`, `process`
+ * signals and exit, and `node:net` for the doorbell's Unix socket. `ffi/library.ts` imports this module only under
  * Node, so Deno never loads it; koffi itself is required on the first
  * `open()`, through `createRequire` (invisible to Deno's and JSR's module
  * graph, which therefore need no koffi).
@@ -78,7 +78,8 @@ export function bindSymbols(lib: KoffiLibrary): NativeSymbols {
     if (def.result === "buffer") throw new TypeError(`${name}: a pointer result is not supported`);
     let fn: KoffiFunction;
     try {
-      fn = lib.func(name, C_TYPES[def.result], def.parameters.map((p) => C_TYPES[p]));
+      const symbol = def.name ?? name; // a second (nonblocking) binding names its symbol
+      fn = lib.func(symbol, C_TYPES[def.result], def.parameters.map((p) => C_TYPES[p]));
     } catch (e) {
       if (def.optional) {
         out[name] = null;
@@ -145,6 +146,14 @@ class NodeUnixConn implements UnixConn {
   close(): void {
     this.#socket.destroy();
   }
+
+  ref(): void {
+    this.#socket.ref();
+  }
+
+  unref(): void {
+    this.#socket.unref();
+  }
 }
 
 /** The Node runtime. */
@@ -179,6 +188,9 @@ export const nodeRuntime: Runtime = {
   unrefTimer(id: ReturnType<typeof setTimeout>): void {
     (id as unknown as { unref?: () => void }).unref?.();
   },
+  refTimer(id: ReturnType<typeof setTimeout>): void {
+    (id as unknown as { ref?: () => void }).ref?.();
+  },
   unixSocketAllowed(): boolean {
     return process.platform !== "win32";
   },
@@ -191,5 +203,17 @@ export const nodeRuntime: Runtime = {
         resolve(new NodeUnixConn(socket));
       });
     });
+  },
+  onSignals(handler: (signal: "SIGINT" | "SIGTERM") => void): () => void {
+    // Signal listeners do not keep a Node process alive.
+    process.on("SIGINT", handler);
+    process.on("SIGTERM", handler);
+    return () => {
+      process.off("SIGINT", handler);
+      process.off("SIGTERM", handler);
+    };
+  },
+  exit(code: number): void {
+    process.exit(code);
   },
 };

@@ -17,6 +17,10 @@ export interface UnixConn {
   read(p: Uint8Array): Promise<number | null>;
   /** Closes the socket (idempotent). */
   close(): void;
+  /** Lets a pending read keep the process alive (the default). */
+  ref(): void;
+  /** Keeps a pending read from holding the process open. */
+  unref(): void;
 }
 
 /** A JavaScript runtime as hftlive uses it. */
@@ -41,6 +45,8 @@ export interface Runtime {
   fromFileUrl(url: URL): string;
   /** Keeps a timer from holding the process open. */
   unrefTimer(id: ReturnType<typeof setTimeout>): void;
+  /** Lets a timer hold the process open again. */
+  refTimer(id: ReturnType<typeof setTimeout>): void;
   /**
    * Whether this process may use a Unix socket at `path` (connect, read,
    * write); false when the runtime has no Unix sockets.
@@ -48,6 +54,13 @@ export interface Runtime {
   unixSocketAllowed(path: string): boolean;
   /** Connects to the Unix stream socket at `path`. */
   connectUnix(path: string): Promise<UnixConn>;
+  /**
+   * Listens to SIGINT and SIGTERM (the listeners do not keep the process
+   * alive); returns a function that stops listening.
+   */
+  onSignals(handler: (signal: "SIGINT" | "SIGTERM") => void): () => void;
+  /** Exits the process with `code`. */
+  exit(code: number): void;
 }
 
 /** The runtime refused an operation for lack of a permission (e.g. `--allow-ffi`). */

@@ -4,9 +4,11 @@
  * No logic lives here. Every parameter carries its Rust type in a comment. Hot
  * symbols take only `u32`, `i32`, `f64` and `buffer` parameters (a JS number
  * passed for a `u64`/`usize` parameter falls off Deno's fast call path), and no
- * symbol returns a 64-bit integer (those come back as `BigInt`). Only
- * `hl_client_wait` is `nonblocking`: it parks a thread of Deno's blocking pool
- * until records are ready, and the client keeps at most one such call pending.
+ * symbol returns a 64-bit integer (those come back as `BigInt`). Only calls
+ * that wait are `nonblocking` (they run on the runtime's blocking pool and
+ * return a promise): `hl_client_wait`, which parks until records are ready
+ * (a client keeps at most one pending), and the `_async` bindings of open and
+ * close, which build and join the engine thread.
  *
  * The `hl_sim_*` symbols are optional so that a library built without the
  * embedded paper exchange still loads.
@@ -49,6 +51,8 @@ export type NativeType = "u32" | "i32" | "f64" | "buffer";
 
 /** One entry of the table, in the shape `Deno.dlopen` takes (and the Node backend reads). */
 export interface SymbolDefinition {
+  /** The native symbol, when it is not the key (a second, nonblocking binding of it). */
+  readonly name?: string;
   /** Parameter types, in order. */
   readonly parameters: readonly NativeType[];
   /** Result type. */
@@ -75,7 +79,21 @@ export const symbols = {
     ],
     result: "i32",
   },
+  /** `hl_client_open` off the JavaScript thread (it builds the engine's IPC ports: ~100 ms). */
+  hl_client_open_async: {
+    name: "hl_client_open",
+    parameters: ["buffer", "u32", "buffer", "buffer", "u32"],
+    result: "i32",
+    nonblocking: true,
+  },
   hl_client_close: { parameters: ["u32" /* h: u32 */], result: "i32" },
+  /** `hl_client_close` off the JavaScript thread (it joins the engine thread). */
+  hl_client_close_async: {
+    name: "hl_client_close",
+    parameters: ["u32"],
+    result: "i32",
+    nonblocking: true,
+  },
   hl_client_wake: { parameters: ["u32" /* h: u32 */], result: "i32" },
   hl_client_bell_listen: {
     parameters: [

@@ -39,6 +39,11 @@ export interface WakeSource {
    * doorbell fails or the core closed it.
    */
   sleep(): Promise<number | undefined>;
+  /**
+   * Whether the pending wake-up keeps the process alive: a client nothing
+   * consumes (no pending read, no callback, no wait) lets the process exit.
+   */
+  keepAlive(on: boolean): void;
   /** Releases the source (idempotent). */
   close(): void;
 }
@@ -46,6 +51,9 @@ export interface WakeSource {
 class WaitWake implements WakeSource {
   readonly kind = "wait";
   readonly #native: NativeClient;
+  #alive = true;
+  /** Ends a timer sleep early (a consumer arrived). */
+  #wakeTimer: (() => void) | undefined;
 
   constructor(native: NativeClient) {
     this.#native = native;
@@ -60,10 +68,34 @@ class WaitWake implements WakeSource {
   }
 
   sleep(): Promise<number> {
-    return this.#native.wait(TICK_MS);
+    if (this.#alive) return this.#native.wait(TICK_MS);
+    // Nothing consumes the client: a pending native call would keep the process alive, so it
+    // sleeps on a timer that does not, and drains at each tick.
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.#wakeTimer = undefined;
+        resolve(0);
+      }, TICK_MS);
+      this.#native.lib.runtime.unrefTimer(t);
+      this.#wakeTimer = () => {
+        clearTimeout(t);
+        resolve(0);
+      };
+    });
   }
 
-  close(): void {}
+  keepAlive(on: boolean): void {
+    this.#alive = on;
+    if (on) {
+      const w = this.#wakeTimer;
+      this.#wakeTimer = undefined;
+      w?.();
+    }
+  }
+
+  close(): void {
+    this.keepAlive(true);
+  }
 }
 
 class BellWake implements WakeSource {
@@ -79,6 +111,7 @@ class BellWake implements WakeSource {
   #readError: unknown;
   #wakeUp: (() => void) | undefined;
   #tick: ReturnType<typeof setInterval> | undefined;
+  #alive = true;
 
   constructor(native: NativeClient, path: string) {
     this.#native = native;
@@ -104,6 +137,9 @@ class BellWake implements WakeSource {
     }
     // One timer for the periodic work, not one per sleep (no timer work on the wake-up path).
     this.#tick = setInterval(() => this.#wakeUp?.(), TICK_MS);
+    const alive = this.#alive;
+    this.#alive = true;
+    this.keepAlive(alive);
   }
 
   #fallBack(): void {
@@ -145,6 +181,19 @@ class BellWake implements WakeSource {
       throw new NativeError("The doorbell socket was closed by the core");
     }
     return undefined;
+  }
+
+  keepAlive(on: boolean): void {
+    this.#fallback?.keepAlive(on);
+    if (on === this.#alive) return;
+    this.#alive = on;
+    const rt = this.#native.lib.runtime;
+    if (this.#tick !== undefined) {
+      if (on) rt.refTimer(this.#tick);
+      else rt.unrefTimer(this.#tick);
+    }
+    if (on) this.#conn?.ref();
+    else this.#conn?.unref();
   }
 
   close(): void {

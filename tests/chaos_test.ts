@@ -277,3 +277,29 @@ Deno.test("chaos: handlers slower than the feed do not starve the event loop", a
   }
   assert.ok(client.health.eventsTotal > 0);
 });
+
+Deno.test("chaos: connect() and close() run the engine's start and stop off the event loop", async () => {
+  await using sim = await startSim({ rate: 100 });
+  let last = performance.now();
+  let maxGap = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    maxGap = Math.max(maxGap, now - last);
+    last = now;
+  }, 1);
+  const gaps: number[] = [];
+  try {
+    for (let i = 0; i < 9; i++) {
+      maxGap = 0;
+      last = performance.now();
+      const c = await connect(sim);
+      await c.close();
+      gaps.push(maxGap);
+    }
+  } finally {
+    clearInterval(timer);
+  }
+  gaps.sort((a, b) => a - b);
+  // Synchronous, they stalled every timer of the process for 10-45 ms per cycle here.
+  assert.ok(gaps[4] < 8, `median event-loop stall ${gaps[4].toFixed(1)} ms (${gaps.join(", ")})`);
+});

@@ -5,27 +5,14 @@
  */
 
 import assert from "node:assert/strict";
+import { spawnScript } from "./helpers.ts";
 
 const dir = new URL("../examples/", import.meta.url);
 
 async function runExample(file: string): Promise<string> {
-  const path = new URL(file, dir).pathname;
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-ffi",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write=/tmp",
-      "--allow-net",
-      path,
-    ],
-    env: { HFTLIVE_EXAMPLE_SECONDS: "1", NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const out = new TextDecoder().decode(stdout);
-  const err = new TextDecoder().decode(stderr);
+  const { code, out, err } = await spawnScript(new URL(file, dir), [], {
+    env: { HFTLIVE_EXAMPLE_SECONDS: "1" },
+  }).finish();
   assert.equal(code, 0, `${file} exited with ${code}\n--- stdout\n${out}\n--- stderr\n${err}`);
   return out;
 }

@@ -153,3 +153,67 @@ export async function engineThreads(): Promise<number> {
   }).output();
   return new TextDecoder().decode(stdout).split("\n").filter((l) => l === "hftlive-engine").length;
 }
+
+/** The permissions examples and fixtures run with (the doorbell needs /tmp and net). */
+export const RUN_PERMISSIONS: readonly string[] = [
+  "--allow-ffi",
+  "--allow-env",
+  "--allow-read",
+  "--allow-write=/tmp",
+  "--allow-net",
+];
+
+/** A `deno run` child whose stdout is read as text. */
+export interface Script {
+  readonly child: Deno.ChildProcess;
+  /** Everything read from stdout so far. */
+  readonly out: () => string;
+  /** Reads stdout until `marker` appears (or it ends); returns what was read so far. */
+  until(marker: string | RegExp): Promise<string>;
+  /** Reads stdout to its end, waits for the exit; returns the status, stdout and stderr. */
+  finish(): Promise<{ code: number; out: string; err: string }>;
+}
+
+/**
+ * Spawns `deno run` of `path` with {@linkcode RUN_PERMISSIONS} (or `options.perms`) and
+ * `options.env` added to the environment.
+ */
+export function spawnScript(
+  path: string | URL,
+  args: readonly string[] = [],
+  options: { perms?: readonly string[]; env?: Record<string, string> } = {},
+): Script {
+  const file = typeof path === "string" ? path : path.pathname;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...(options.perms ?? RUN_PERMISSIONS), file, ...args],
+    env: { NO_COLOR: "1", ...options.env },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const err = new Response(child.stderr).text();
+  let out = "";
+  let ended = false;
+  const more = async (): Promise<boolean> => {
+    if (ended) return false;
+    const { value, done } = await reader.read();
+    if (done) ended = true;
+    else out += value;
+    return !done;
+  };
+  const found = (m: string | RegExp): boolean =>
+    typeof m === "string" ? out.includes(m) : m.test(out);
+  return {
+    child,
+    out: () => out,
+    async until(marker): Promise<string> {
+      while (!found(marker) && await more()) { /* reading */ }
+      return out;
+    },
+    async finish(): Promise<{ code: number; out: string; err: string }> {
+      while (await more()) { /* reading */ }
+      const { code } = await child.status;
+      return { code, out, err: await err };
+    },
+  };
+}

@@ -67,3 +67,37 @@ Deno.test("no TypeScript source file of the module is over 1,000 lines", async (
   }
   assert.deepEqual(big, []);
 });
+
+/** Rust sources of the workspace (tracked files, the target directory aside). */
+async function rustFiles(): Promise<string[]> {
+  const out: string[] = [];
+  const walk = async (dir: URL): Promise<void> => {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.name === "target") continue;
+      const u = new URL(e.name + (e.isDirectory ? "/" : ""), dir);
+      if (e.isDirectory) await walk(u);
+      else if (e.name.endsWith(".rs")) out.push(rel(u.href));
+    }
+  };
+  await walk(new URL("rust/", root));
+  return out.sort();
+}
+
+Deno.test("no Rust source file is over 700 lines", async () => {
+  const big: string[] = [];
+  for (const f of await rustFiles()) {
+    const n = (await read(f)).split("\n").length;
+    if (n > 700) big.push(`${f} (${n})`);
+  }
+  assert.deepEqual(big, []);
+});
+
+Deno.test("Rust `unsafe` appears only under the core's abi/ (and the ABI's own test)", async () => {
+  const offenders: string[] = [];
+  for (const f of await rustFiles()) {
+    if (f.startsWith("rust/hftlive/src/abi/") || f === "rust/hftlive/tests/abi.rs") continue;
+    const src = (await read(f)).replace(/\/\/.*$/gm, "");
+    if (/\bunsafe\b/.test(src)) offenders.push(f);
+  }
+  assert.deepEqual(offenders, []);
+});

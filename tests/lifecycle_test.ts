@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { LiveClient } from "../mod.ts";
-import { engineThreads, startSim } from "./helpers.ts";
+import { engineThreads, spawnScript, startSim } from "./helpers.ts";
 
 /**
  * Runs a fixture in a subprocess with `--expose-gc` and the base permissions plus `extra`;
@@ -120,4 +120,28 @@ Deno.test("resident memory stays flat over 600 connect/close cycles (with GC)", 
   // Allocator arenas of the engine threads wobble by a few MiB; a leaked ring (4 MiB per
   // client) or drain buffer (256 KiB per client) would add 50–800 MiB over 400 cycles.
   assert.ok(rss[2] - rss[0] < 16, `RSS ${rss.join(" → ")} MiB`);
+});
+
+for (const wake of ["socket", "wait"] as const) {
+  Deno.test(`a client nobody closes or consumes does not keep the process alive (wake ${wake})`, async () => {
+    const perms = wake === "socket" ? ["--allow-write=/tmp", "--allow-net"] : [];
+    const t0 = performance.now();
+    const { code, out, err } = await runFixture("forgotten.ts", perms, ["idle"], 20_000);
+    assert.equal(code, 0, `exit ${code}\n--- stdout\n${out}\n--- stderr\n${err}`);
+    assert.match(out, new RegExp(`^connected wake=${wake}$`, "m"));
+    assert.ok(performance.now() - t0 < 15_000);
+  });
+}
+
+Deno.test("a client with a callback keeps the process alive", async () => {
+  const script = spawnScript(new URL("./fixtures/forgotten.ts", import.meta.url), ["callback"]);
+  assert.match(await script.until("trading"), /trading/);
+  // Still running: nothing made it exit (a status would settle this race first).
+  const exited = await Promise.race([
+    script.child.status.then(() => true),
+    new Promise<boolean>((r) => setTimeout(() => r(false), 1000)),
+  ]);
+  assert.equal(exited, false, "the process stayed alive while a callback consumes the client");
+  script.child.kill("SIGKILL");
+  await script.finish();
 });

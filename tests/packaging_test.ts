@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { bindSymbols, type KoffiFunction, type KoffiLibrary } from "../ffi/node.ts";
 import { platformPackage } from "../ffi/library.ts";
-import { ABI_VERSION, symbols, VERSION } from "../ffi/symbols.ts";
+import { ABI_VERSION, type SymbolDefinition, symbols, VERSION } from "../ffi/symbols.ts";
 import { rewriteSpecifiers } from "../npm-build.ts";
 
 const root = new URL("../", import.meta.url);
@@ -38,18 +38,18 @@ Deno.test("the npm packages built in npm/ carry VERSION and depend on each other
   assert.deepEqual(platform.libc, ["glibc"]);
 });
 
-/** A koffi library that records every declaration; its functions record their calls. */
+/** A koffi library that records every declaration, in order; its functions record their calls. */
 function fakeKoffi(missing: string[] = []): {
   lib: KoffiLibrary;
-  declared: Map<string, { result: string; parameters: string[] }>;
+  declared: { name: string; result: string; parameters: string[] }[];
   calls: unknown[][];
 } {
-  const declared = new Map<string, { result: string; parameters: string[] }>();
+  const declared: { name: string; result: string; parameters: string[] }[] = [];
   const calls: unknown[][] = [];
   const lib: KoffiLibrary = {
     func(name, result, parameters): KoffiFunction {
       if (missing.includes(name)) throw new Error(`Cannot find function '${name}'`);
-      declared.set(name, { result, parameters });
+      declared.push({ name, result, parameters });
       const fn = (...args: unknown[]): unknown => {
         calls.push([name, ...args]);
         return 7;
@@ -70,13 +70,17 @@ Deno.test("the Node backend declares every symbol of the table with its arity an
   const { lib, declared } = fakeKoffi();
   const bound = bindSymbols(lib);
   const c = { u32: "uint32_t", i32: "int32_t", f64: "double", buffer: "void *" } as const;
-  assert.deepEqual(Object.keys(bound).sort(), Object.keys(symbols).sort());
-  for (const [name, def] of Object.entries(symbols)) {
-    assert.deepEqual(declared.get(name), {
+  const table = Object.entries(symbols) as [string, SymbolDefinition][];
+  assert.deepEqual(Object.keys(bound), table.map(([key]) => key));
+  assert.deepEqual(
+    declared,
+    table.map(([key, def]) => ({
+      name: def.name ?? key,
       result: c[def.result],
       parameters: def.parameters.map((p) => c[p]),
-    }, name);
-  }
+    })),
+  );
+  for (const [key] of table) assert.equal(typeof bound[key as keyof typeof bound], "function", key);
 });
 
 Deno.test("the Node backend: sync symbols return numbers, nonblocking ones promises", async () => {

@@ -16,27 +16,30 @@ const { path } = await import(platform);
 const koffi = createRequire(base)("koffi");
 
 const lib = koffi.load(path);
-const declared = new Map();
+const declared = []; // in the table's order (an alias declares its symbol a second time)
 const bound = bindSymbols({
   func(name, result, parameters) {
     const fn = lib.func(name, result, parameters);
-    declared.set(name, fn);
+    declared.push({ name, fn });
     return fn;
   },
 });
 const ctype = { u32: "uint32_t", i32: "int32_t", f64: "double", buffer: "void *" };
-assert.deepEqual(Object.keys(bound).sort(), Object.keys(symbols).sort());
-for (const [name, def] of Object.entries(symbols)) {
-  assert.equal(typeof bound[name], "function", `${name} is bound`);
-  const info = declared.get(name).info;
-  assert.equal(info.arguments.length, def.parameters.length, `${name}: arity`);
+const table = Object.entries(symbols);
+assert.deepEqual(Object.keys(bound), table.map(([key]) => key));
+assert.equal(declared.length, table.length);
+table.forEach(([key, def], i) => {
+  const { name, fn } = declared[i];
+  assert.equal(name, def.name ?? key, `${key}: symbol`);
+  assert.equal(typeof bound[key], "function", `${key} is bound`);
+  assert.equal(fn.info.arguments.length, def.parameters.length, `${key}: arity`);
   assert.deepEqual(
-    info.arguments.map((a) => a.type.name),
+    fn.info.arguments.map((a) => a.type.name),
     def.parameters.map((p) => koffi.type(ctype[p]).name),
-    `${name}: parameter types`,
+    `${key}: parameter types`,
   );
-  assert.equal(info.result.name, koffi.type(ctype[def.result]).name, `${name}: result type`);
-}
+  assert.equal(fn.info.result.name, koffi.type(ctype[def.result]).name, `${key}: result type`);
+});
 assert.equal(bound.hl_abi_version(), 1);
 assert.ok(bound.hl_now() > 1e18, "hl_now is ns since the epoch");
 const waited = bound.hl_client_wait(0xffffffff, 0);

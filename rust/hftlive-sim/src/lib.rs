@@ -18,6 +18,7 @@
 //! See [`SimConfig`] for the switches that reproduce each quirk of the real stack.
 
 mod engine;
+pub mod iox;
 mod market;
 
 use std::{
@@ -304,6 +305,7 @@ pub(crate) enum Command {
 /// A running sim connector. `Send + Sync`; dropping it stops the sim.
 pub struct Sim {
     name: String,
+    symbols: Vec<String>,
     cmd: Mutex<mpsc::Sender<Command>>,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
@@ -314,7 +316,7 @@ impl Sim {
     /// this returns can talk to it.
     pub fn start(config: SimConfig) -> Result<Sim, String> {
         config.validate()?;
-        prepare_iceoryx_dirs();
+        iox::prepare_dirs();
         let shared = Arc::new(Shared {
             counters: Counters::default(),
             running: AtomicBool::new(false),
@@ -323,6 +325,11 @@ impl Sim {
         let (cmd_tx, cmd_rx) = mpsc::channel();
         let (ready_tx, ready_rx) = mpsc::sync_channel(1);
         let name = config.name.clone();
+        let symbols = config
+            .instruments
+            .iter()
+            .map(|i| i.symbol.clone())
+            .collect();
         let shared_ = shared.clone();
         let thread = std::thread::Builder::new()
             .name(format!("hftlive-sim {name}"))
@@ -331,6 +338,7 @@ impl Sim {
         match ready_rx.recv_timeout(Duration::from_secs(30)) {
             Ok(Ok(())) => Ok(Sim {
                 name,
+                symbols,
                 cmd: Mutex::new(cmd_tx),
                 shared,
                 thread: Some(thread),
@@ -351,6 +359,11 @@ impl Sim {
     /// The connector name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The symbol of instrument `index` (its place in the configuration).
+    pub fn symbol(&self, index: usize) -> Option<&str> {
+        self.symbols.get(index).map(String::as_str)
     }
 
     /// Injects a fault (no effect once the sim thread has ended).
@@ -428,28 +441,4 @@ impl Drop for Sim {
     fn drop(&mut self) {
         self.shutdown();
     }
-}
-
-/// Creates iceoryx2's directories (`/tmp/iceoryx2`, its `nodes` and `services`) before any node
-/// is created: creating them concurrently from several nodes races (DESIGN point 6).
-pub fn prepare_iceoryx_dirs() {
-    let config = iceoryx2::prelude::Config::global_config();
-    let dirs = [
-        config.global.root_path().to_string(),
-        config.global.node_dir().to_string(),
-        config.global.service_dir().to_string(),
-        "/tmp/iceoryx2".to_string(),
-        "/tmp/iceoryx2/nodes".to_string(),
-        "/tmp/iceoryx2/services".to_string(),
-    ];
-    for d in dirs {
-        let _ = std::fs::create_dir_all(d);
-    }
-}
-
-/// Removes the stale iceoryx2 resources of dead nodes (processes that were killed); returns how
-/// many nodes were cleaned up.
-pub fn cleanup_dead_nodes() -> usize {
-    use iceoryx2::prelude::{ipc, Config, Node};
-    Node::<ipc::Service>::cleanup_dead_nodes(Config::global_config()).cleanups
 }

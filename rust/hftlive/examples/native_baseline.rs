@@ -1,7 +1,7 @@
 //! Native baseline of hftlive's benchmarks (`bench/`): hftbacktest's own `LiveBot`
 //! (`IceoryxUnifiedChannel`, which polls with `node.wait(1 ns)`) against an in-process
 //! hftlive-sim over real iceoryx2 IPC, and, for comparison, hftlive's engine driven natively
-//! through its C ABI (inline mode, no JavaScript).
+//! through its safe Rust API (inline mode, no JavaScript).
 //!
 //! ```text
 //! cargo run --release --example native_baseline -- <bench> [key=value ...]
@@ -25,7 +25,7 @@ use hftbacktest::{
     live::{ipc::iceoryx::IceoryxUnifiedChannel, Instrument, LiveBot, LiveBotBuilder},
     prelude::*,
 };
-use hftlive::{engine::now_ns, ffi::*, record::*};
+use hftlive::{now_ns, record::*, Client};
 use hftlive_sim::{Fault, Sim, SimConfig, SimInstrument};
 
 type NativeBot = LiveBot<IceoryxUnifiedChannel, HashMapMarketDepth>;
@@ -108,6 +108,14 @@ fn livebot(name: &str) -> NativeBot {
         .expect("LiveBot")
 }
 
+/// The configuration of an inline hftlive client of the sim's one instrument.
+fn inline_cfg(a: &Args, name: &str) -> String {
+    format!(
+        r#"{{"instruments":[{{"connector":"{name}","symbol":"btcusdt","tick_size":0.1,"lot_size":0.001}}],"mode":"inline","engine_wait":"{}"}}"#,
+        a.s("engine_wait", "adaptive")
+    )
+}
+
 /// Trade latency: LiveBot `wait_next_feed` loop; each trade's latency when the loop has it.
 fn latency_livebot(a: &Args, name: &str) -> String {
     let sim = start_sim(a, name);
@@ -137,29 +145,19 @@ fn latency_livebot(a: &Args, name: &str) -> String {
 }
 
 /// Opens an hftlive client from a JSON configuration (panics on failure: a benchmark setup error).
-fn open_client(cfg: &str) -> u32 {
-    let mut h = 0u32;
-    // SAFETY: `cfg` is valid for its length, `h` is a valid out pointer, no error buffer.
-    let rc = unsafe {
-        hl_client_open(
-            cfg.as_ptr(),
-            cfg.len() as u32,
-            &mut h,
-            std::ptr::null_mut(),
-            0,
-        )
-    };
-    assert_eq!(rc, HL_OK);
-    h
+fn open_client(cfg: &str) -> Client {
+    Client::open(cfg).expect("open an hftlive client")
+}
+
+/// Polls `c` into `buf` (0 records on timeout or error, as a benchmark loop wants).
+fn poll(c: &Client, buf: &mut [u8], timeout: Duration) -> usize {
+    c.poll(buf, timeout).unwrap_or(0)
 }
 
 /// Same measurement through hftlive's engine natively: inline client polled on this thread.
 fn latency_hftlive(a: &Args, name: &str) -> String {
     let sim = start_sim(a, name);
-    let h = open_client(&format!(
-        r#"{{"instruments":[{{"connector":"{name}","symbol":"btcusdt","tick_size":0.1,"lot_size":0.001}}],"mode":"inline","engine_wait":"{}"}}"#,
-        a.s("engine_wait", "adaptive")
-    ));
+    let c = open_client(&inline_cfg(a, name));
     let warm = Duration::from_secs_f64(a.f("warmup", 0.5));
     let dur = Duration::from_secs_f64(a.f("seconds", 5.0));
     let mut buf = vec![0u8; 64 * 4096];
@@ -167,14 +165,13 @@ fn latency_hftlive(a: &Args, name: &str) -> String {
     let t0 = Instant::now();
     let mut cpu0 = None;
     while t0.elapsed() < warm + dur {
-        // SAFETY: buf holds 4096 records.
-        let n = unsafe { hl_client_poll(h, buf.as_mut_ptr(), 4096, 100_000) };
-        if n <= 0 || t0.elapsed() < warm {
+        let n = poll(&c, &mut buf, Duration::from_millis(100));
+        if n == 0 || t0.elapsed() < warm {
             continue;
         }
         cpu0.get_or_insert_with(|| (cpu_seconds(), Instant::now()));
-        for i in 0..n as usize {
-            let r = RecView(&buf[i * 64..i * 64 + 64]);
+        for rec in buf[..n * 64].chunks_exact(64) {
+            let r = RecView(rec);
             if r.kind() == K_TRADE {
                 lat.push((now_ns() - r.i(4)) as f64 / 1e3);
             }
@@ -182,7 +179,7 @@ fn latency_hftlive(a: &Args, name: &str) -> String {
     }
     let (c0, i0) = cpu0.unwrap_or((cpu_seconds(), Instant::now()));
     let cpu = (cpu_seconds() - c0) / i0.elapsed().as_secs_f64();
-    hl_client_close(h);
+    c.close();
     sim.stop();
     format!(r#"{},"cpu":{cpu:.3}"#, stats_json(lat))
 }
@@ -286,28 +283,24 @@ fn throughput_livebot(a: &Args, name: &str) -> String {
 /// The same throughput measurement through hftlive's engine natively (inline, no JavaScript).
 fn throughput_hftlive(a: &Args, name: &str) -> String {
     let sim = start_sim(a, name);
-    let h = open_client(&format!(
-        r#"{{"instruments":[{{"connector":"{name}","symbol":"btcusdt","tick_size":0.1,"lot_size":0.001}}],"mode":"inline","engine_wait":"{}"}}"#,
-        a.s("engine_wait", "adaptive")
-    ));
+    let c = open_client(&inline_cfg(a, name));
     let dur = Duration::from_secs_f64(a.f("seconds", 3.0));
     let warm = Duration::from_secs_f64(a.f("warmup", 0.5));
     let mut buf = vec![0u8; 64 * 4096];
     let (mut trades, mut events) = (0u64, 0u64);
     let mut w = None;
     let t0 = Instant::now();
-    let mut poll = |trades: &mut u64, events: &mut u64| {
-        // SAFETY: buf holds 4096 records.
-        let n = unsafe { hl_client_poll(h, buf.as_mut_ptr(), 4096, 10_000) };
-        for i in 0..n.max(0) as usize {
+    let mut count = |trades: &mut u64, events: &mut u64| {
+        let n = poll(&c, &mut buf, Duration::from_millis(10));
+        for rec in buf[..n * 64].chunks_exact(64) {
             *events += 1;
-            if buf[i * 64] == K_TRADE {
+            if rec[0] == K_TRADE {
                 *trades += 1;
             }
         }
     };
     while t0.elapsed() < warm + dur {
-        poll(&mut trades, &mut events);
+        count(&mut trades, &mut events);
         if w.is_none() && t0.elapsed() >= warm {
             w = Some((Instant::now(), trades, events));
         }
@@ -319,10 +312,10 @@ fn throughput_hftlive(a: &Args, name: &str) -> String {
     let mut produced = sim.stats().market_events;
     let drain_end = Instant::now() + Duration::from_millis(500);
     while Instant::now() < drain_end && trades < produced {
-        poll(&mut trades, &mut events);
+        count(&mut trades, &mut events);
     }
     produced = sim.stats().market_events;
-    hl_client_close(h);
+    c.close();
     sim.stop();
     format!(
         r#""trades_per_s":{:.0},"events_per_s":{:.0},"produced":{produced},"received":{trades},"lost":{}"#,
@@ -347,23 +340,22 @@ fn cycles_hftlive(a: &Args, name: &str) -> String {
     let mut unregistered = 0;
     let t0 = Instant::now();
     for i in 1..=cycles {
-        let h = open_client(&cfg);
+        let c = open_client(&cfg);
         let deadline = Instant::now() + Duration::from_secs(5);
         let mut registered = false;
         while !registered && Instant::now() < deadline {
-            // SAFETY: buf holds 4096 records.
-            let n = unsafe { hl_client_poll(h, buf.as_mut_ptr(), 4096, 10_000) };
-            for k in 0..n.max(0) as usize {
-                let r = RecView(&buf[k * 64..k * 64 + 64]);
-                if r.kind() == K_INSTRUMENT && r.aux() == INST_REGISTERED {
-                    registered = true;
-                }
-            }
+            let n = poll(&c, &mut buf, Duration::from_millis(10));
+            registered = buf[..n * 64].chunks_exact(64).any(|rec| {
+                let r = RecView(rec);
+                r.kind() == K_INSTRUMENT && r.aux() == INST_REGISTERED
+            });
         }
         if !registered {
             unregistered += 1;
         }
-        hl_client_close(h);
+        // What hl_client_close does, as the TypeScript cycles bench gets it.
+        c.close();
+        hftlive::release_freed_memory();
         if i == warm {
             rss_warm = rss_kib();
         }

@@ -26,7 +26,7 @@ use hftbacktest::{
     },
     prelude::*,
 };
-use hftlive::{engine::now_ns, ffi::*, record::*};
+use hftlive::{now_ns, record::*, Client};
 
 fn cpu_seconds() -> f64 {
     let s = std::fs::read_to_string("/proc/self/stat").unwrap();
@@ -124,43 +124,20 @@ fn run_hftlive(strategy: &str, events: usize, gap: Duration, round: usize) -> Re
     let cfg = format!(
         r#"{{"instruments":[{{"connector":"{name}","symbol":"btcusdt","tick_size":0.1,"lot_size":0.001}}],"engine_wait":"{wait}","mode":"{mode}","poll_spin_us":0,"register_interval_ms":20,"liveness_interval_ms":20}}"#
     );
-    let mut h = 0u32;
-    // SAFETY: valid buffers.
-    let rc = unsafe {
-        hl_client_open(
-            cfg.as_ptr(),
-            cfg.len() as u32,
-            &mut h,
-            std::ptr::null_mut(),
-            0,
-        )
-    };
-    assert_eq!(rc, HL_OK);
     let seen = Arc::new(AtomicI64::new(0));
     let ready = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
     let (s2, r2, st2) = (seen.clone(), ready.clone(), stop.clone());
+    // The consumer thread opens the client (an inline engine runs on the thread that opened it).
     let consumer = std::thread::spawn(move || {
-        let mut h = 0u32;
-        // SAFETY: valid buffers.
-        let rc = unsafe {
-            hl_client_open(
-                cfg.as_ptr(),
-                cfg.len() as u32,
-                &mut h,
-                std::ptr::null_mut(),
-                0,
-            )
-        };
-        assert_eq!(rc, HL_OK);
+        let c = Client::open(&cfg).expect("open an hftlive client");
         let mut buf = vec![0u8; 64 * 256];
         let mut lat = Vec::new();
         while !st2.load(Ordering::SeqCst) {
-            // SAFETY: buf holds 256 records.
-            let n = unsafe { hl_client_poll(h, buf.as_mut_ptr(), 256, 50_000) };
+            let n = c.poll(&mut buf, Duration::from_millis(50)).unwrap_or(0);
             let now = now_ns();
-            for i in 0..n.max(0) as usize {
-                let r = RecView(&buf[i * 64..i * 64 + 64]);
+            for rec in buf[..n * 64].chunks_exact(64) {
+                let r = RecView(rec);
                 if r.kind() == K_INSTRUMENT && r.aux() == INST_REGISTERED {
                     r2.store(true, Ordering::SeqCst);
                 }
@@ -170,7 +147,7 @@ fn run_hftlive(strategy: &str, events: usize, gap: Duration, round: usize) -> Re
                 }
             }
         }
-        hl_client_close(h);
+        c.close();
         lat
     });
     let cpu = drive(&conn, &seen, events, gap, &ready);

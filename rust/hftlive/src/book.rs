@@ -44,6 +44,16 @@ pub struct Bbo {
     pub ask_qty: f64,
 }
 
+impl Bbo {
+    /// Both sides empty (hftbacktest's `INVALID_MIN` / `INVALID_MAX` ticks).
+    pub const EMPTY: Bbo = Bbo {
+        bid_tick: INVALID_MIN,
+        bid_qty: 0.0,
+        ask_tick: INVALID_MAX,
+        ask_qty: 0.0,
+    };
+}
+
 impl Book {
     pub fn new(kind: &DepthKind, tick: f64, lot: f64) -> Self {
         match kind {

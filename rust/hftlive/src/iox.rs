@@ -1,37 +1,16 @@
-//! iceoryx2 housekeeping: directories, dead-node cleanup, connector liveness.
+//! iceoryx2 housekeeping: connector liveness, plus the directory preparation and dead-node
+//! cleanup every process needs, whose one home is [`hftlive_sim::iox`] (the sim binary needs
+//! them without this crate; this crate depends on the sim for its in-process ABI anyway).
 
 use hftbacktest::live::ipc::iceoryx::CustomHeader;
 use iceoryx2::{
-    config::Config,
-    node::{Node, NodeState},
+    node::Node,
     port::port_identifiers::UniquePublisherId,
     prelude::{ipc, CallbackProgression, NodeBuilder, ServiceName},
     service::port_factory::{publish_subscribe::PortFactory as PubSubFactory, PortFactory},
 };
 
-/// Creates the directories iceoryx2 uses before any node is created (creating them
-/// concurrently from several processes races; DESIGN.md point 6).
-pub fn prepare_dirs() {
-    let global = &Config::global_config().global;
-    for dir in [global.service_dir(), global.node_dir()] {
-        let _ = std::fs::create_dir_all(dir.to_string());
-    }
-}
-
-/// Removes the resources of dead iceoryx2 nodes (processes killed without cleanup).
-/// Returns how many were removed.
-pub fn cleanup_dead_nodes() -> usize {
-    let mut removed = 0;
-    let _ = Node::<ipc::Service>::list(Config::global_config(), |state| {
-        if let NodeState::Dead(view) = state {
-            if let Ok(true) = view.remove_stale_resources() {
-                removed += 1;
-            }
-        }
-        CallbackProgression::Continue
-    });
-    removed
-}
+pub use hftlive_sim::iox::{cleanup_dead_nodes, prepare_dirs};
 
 /// Watches the publisher side of a connector's `{name}/ToBot` service.
 pub struct Liveness {

@@ -1,16 +1,14 @@
-//! The engine against a scripted connector over real iceoryx2 IPC, through the C ABI.
+//! The engine against a scripted connector over real iceoryx2 IPC, through the safe API.
 //! Each test reproduces one point of DESIGN.md's "What hftbacktest's live stack really does".
 
 mod common;
-
-use std::time::Duration;
 
 use common::*;
 use hftbacktest::{
     depth::{HashMapMarketDepth, L2MarketDepth, MarketDepth},
     prelude::*,
 };
-use hftlive::{ffi::*, record::*};
+use hftlive::{record::*, NewOrder, TimeInForce};
 
 fn is_register(req: &LiveRequest, sym: &str) -> bool {
     matches!(req, LiveRequest::RegisterInstrument { symbol, .. } if symbol == sym)
@@ -226,12 +224,7 @@ fn orders_round_trip_and_rejections_carry_the_exchange_code() {
     conn.answer_registration(id, "btcusdt", &[], &[]);
     c.wait_for(T, |r| registered(r, 0)).unwrap();
 
-    assert_eq!(
-        c.submit(0, 11.0, 1, 100.04, 0.002, 0, 0),
-        HL_OK,
-        "{}",
-        c.last_error()
-    );
+    c.submit(limit(11, 1, 100.04, 0.002)).unwrap();
     let (_, req) = conn
         .recv(T, |r| matches!(r, LiveRequest::Order { .. }))
         .unwrap();
@@ -287,26 +280,24 @@ fn orders_round_trip_and_rejections_carry_the_exchange_code() {
         .iter()
         .filter(|r| r.kind() == K_ORDER)
         .all(|r| r.v().u(1) == 11));
-    let mut pos = [0f64; 2];
-    // SAFETY: pos holds 2 f64.
+    assert_eq!(c.c.position(0).unwrap(), (0.002, 6));
     assert_eq!(
-        unsafe { hl_client_position(c.h, 0, pos.as_mut_ptr()) },
-        HL_OK
-    );
-    assert_eq!(pos, [0.002, 6.0]);
-    assert_eq!(
-        c.submit(0, 11.0, 1, 100.0, 0.001, 0, 0),
-        HL_E_DUPLICATE,
+        c.submit(limit(11, 1, 100.0, 0.001)).unwrap_err().kind(),
+        hftlive::ErrorKind::Duplicate,
         "id of a finished order"
     );
     assert_eq!(
-        hl_client_cancel(c.h, 0, 11.0),
-        HL_E_STATE,
+        c.cancel(11).unwrap_err().kind(),
+        hftlive::ErrorKind::State,
         "cancel of a filled order"
     );
 
     // A REST error: Expired before any ack, then OrderError with the exchange's code.
-    assert_eq!(c.submit(0, 12.0, -1, 101.0, 0.001, 1, 0), HL_OK);
+    let post_only = NewOrder {
+        time_in_force: TimeInForce::GTX,
+        ..limit(12, -1, 101.0, 0.001)
+    };
+    c.submit(post_only).unwrap();
     let (_, req) = conn
         .recv(T, |r| matches!(r, LiveRequest::Order { .. }))
         .unwrap();
@@ -332,14 +323,14 @@ fn orders_round_trip_and_rejections_carry_the_exchange_code() {
     let rej = c.seen.iter().rev().find(|r| r.kind() == K_ORDER).unwrap();
     assert_eq!(rej.v().u(1), 12);
     assert_eq!(rej.v().aux() as u8, STATUS_REJECTED);
-    let text = c.take_message();
+    let text = c.c.take_message().unwrap();
     assert!(
         text.contains("-5022") && text.contains("Post Only"),
         "{text}"
     );
 
     // Cancel: request carries req=Canceled; the active list shows the order until it ends.
-    assert_eq!(c.submit(0, 13.0, 1, 90.0, 0.001, 0, 0), HL_OK);
+    c.submit(limit(13, 1, 90.0, 0.001)).unwrap();
     let (_, req) = conn
         .recv(T, |r| matches!(r, LiveRequest::Order { .. }))
         .unwrap();
@@ -349,10 +340,10 @@ fn orders_round_trip_and_rejections_carry_the_exchange_code() {
     conn.send(0, order_event("btcusdt", order.clone(), Status::New, 8));
     c.wait_for(T, |r| r.kind() == K_ORDER && r.v().u(1) == 13)
         .unwrap();
-    assert_eq!(hl_client_cancel(c.h, 0, 13.0), HL_OK, "{}", c.last_error());
+    c.cancel(13).unwrap();
     assert_eq!(
-        hl_client_cancel(c.h, 0, 13.0),
-        HL_E_STATE,
+        c.cancel(13).unwrap_err().kind(),
+        hftlive::ErrorKind::State,
         "a cancel is already in flight"
     );
     let (_, req) = conn
@@ -363,160 +354,14 @@ fn orders_round_trip_and_rejections_carry_the_exchange_code() {
     };
     assert_eq!(creq.req, Status::Canceled);
     let mut buf = vec![0u8; 64 * 8];
-    // SAFETY: buf holds 8 records.
-    assert_eq!(unsafe { hl_client_orders(c.h, 0, buf.as_mut_ptr(), 8) }, 1);
+    assert_eq!(c.c.orders(0, &mut buf).unwrap(), 1);
+    assert_eq!(RecView(&buf[..64]).u(1), 13);
     conn.send(0, order_event("btcusdt", order, Status::Canceled, 9));
     c.wait_for(T, |r| {
         r.kind() == K_ORDER && r.v().u(1) == 13 && r.v().aux() as u8 == 4
     })
     .unwrap();
-    // SAFETY: as above.
-    assert_eq!(unsafe { hl_client_orders(c.h, 0, buf.as_mut_ptr(), 8) }, 0);
-}
-
-#[test]
-fn abi_error_paths_return_codes_and_messages() {
-    for (cfg, needle) in [
-        ("not json", "invalid client configuration"),
-        (r#"{"instruments":[]}"#, "instruments is empty"),
-        (
-            r#"{"instruments":[{"connector":"a","symbol":"b","tick_size":0,"lot_size":1}]}"#,
-            "tick_size",
-        ),
-        (
-            r#"{"instruments":[{"connector":"a","symbol":"b","tick_size":1,"lot_size":1,"depth":"btree"}]}"#,
-            "depth",
-        ),
-        (
-            r#"{"instruments":[{"connector":"a","symbol":"b","tick_size":1,"lot_size":1,"depth":{"roi":[5,1]}}]}"#,
-            "roi",
-        ),
-        (
-            r#"{"instruments":[{"connector":"a","symbol":"b","tick_size":1,"lot_size":1}],"ring_capacity":100}"#,
-            "power of two",
-        ),
-    ] {
-        let (code, msg) = open(cfg).err().expect(cfg);
-        assert_eq!(code, HL_E_CONFIG, "{cfg}");
-        assert!(msg.contains(needle), "{msg} should mention {needle}");
-    }
-    let name = unique_name("abi");
-    let c = open(&client_cfg(&name, &["a", "b"], "")).unwrap();
-    type Call = Box<dyn Fn(&TestClient) -> i32>;
-    let cases: Vec<(Call, i32, &str)> = vec![
-        (
-            Box::new(|c| c.submit(0, 1.0, 1, f64::NAN, 1.0, 0, 0)),
-            HL_E_ARGUMENT,
-            "price NaN",
-        ),
-        (
-            Box::new(|c| c.submit(0, 1.0, 1, 100.0, 0.0005, 0, 0)),
-            HL_E_ARGUMENT,
-            "lot size",
-        ),
-        (
-            Box::new(|c| c.submit(0, 1.0, 1, 0.04, 0.001, 0, 0)),
-            HL_E_ARGUMENT,
-            "rounds to 0 ticks",
-        ),
-        (
-            Box::new(|c| c.submit(0, 1.5, 1, 100.0, 0.001, 0, 0)),
-            HL_E_ARGUMENT,
-            "order id",
-        ),
-        (
-            Box::new(|c| c.submit(0, 1.0, 2, 100.0, 0.001, 0, 0)),
-            HL_E_ARGUMENT,
-            "side 2",
-        ),
-        (
-            Box::new(|c| c.submit(0, 1.0, 1, 100.0, 0.001, 9, 0)),
-            HL_E_ARGUMENT,
-            "time in force",
-        ),
-        (
-            Box::new(|c| c.submit(0, 1.0, 1, 100.0, 0.001, 1, 1)),
-            HL_E_ARGUMENT,
-            "post-only",
-        ),
-        (
-            Box::new(|c| c.submit(7, 1.0, 1, 100.0, 0.001, 0, 0)),
-            HL_E_NOT_FOUND,
-            "asset 7",
-        ),
-        (
-            Box::new(|c| hl_client_cancel(c.h, 0, 5.0)),
-            HL_E_NOT_FOUND,
-            "no such order",
-        ),
-    ];
-    for (call, code, needle) in cases {
-        let rc = call(&c);
-        assert_eq!(rc, code, "{needle}: {}", c.last_error());
-        assert!(
-            c.last_error().contains(needle),
-            "{} should mention {needle}",
-            c.last_error()
-        );
-    }
-    assert_eq!(
-        c.submit(1, 1.0, 1, 100.0, 0.001, 0, 0),
-        HL_OK,
-        "valid on asset 1"
-    );
-    assert_eq!(c.submit(1, 1.0, 1, 100.0, 0.001, 0, 0), HL_E_DUPLICATE);
-    assert_eq!(
-        c.submit(0, 1.0, 1, 100.0, 0.001, 0, 0),
-        HL_OK,
-        "ids are per asset in the core"
-    );
-
-    // A pending wait is woken, then close makes later waits fail, and handles go stale.
-    let h = c.h;
-    let waiter = std::thread::spawn(move || hl_client_wait(h, 60_000));
-    std::thread::sleep(Duration::from_millis(20)); // let it park (it returns either way)
-    assert_eq!(hl_client_wake(h), HL_OK);
-    assert!(waiter.join().unwrap() >= 0);
-    assert_eq!(c.close(), HL_OK);
-    assert_eq!(
-        c.close(),
-        HL_E_HANDLE,
-        "double close is an error code, not UB"
-    );
-    assert_eq!(hl_client_wait(h, 1), HL_E_HANDLE);
-    assert_eq!(c.submit(0, 2.0, 1, 100.0, 0.001, 0, 0), HL_E_HANDLE);
-    let mut buf = [0u8; 64];
-    // SAFETY: buf holds one record.
-    assert_eq!(
-        unsafe { hl_client_drain(h, buf.as_mut_ptr(), 1) },
-        HL_E_HANDLE
-    );
-    assert_eq!(hl_abi_version(), ABI_VERSION);
-}
-
-#[test]
-fn close_wakes_a_pending_wait_with_closed() {
-    let name = unique_name("close");
-    let c = open(&client_cfg(&name, &["a"], "")).unwrap();
-    let h = c.h;
-    let waiter = std::thread::spawn(move || {
-        // Loop until the wait reports the client gone (records may be ready first).
-        loop {
-            let rc = hl_client_wait(h, 60_000);
-            if rc < 0 {
-                return rc;
-            }
-            let mut buf = vec![0u8; 64 * 64];
-            // SAFETY: buf holds 64 records.
-            unsafe { hl_client_drain(h, buf.as_mut_ptr(), 64) };
-        }
-    });
-    std::thread::sleep(Duration::from_millis(30));
-    let start = std::time::Instant::now();
-    assert_eq!(c.close(), HL_OK);
-    let rc = waiter.join().unwrap();
-    assert!(rc == HL_E_CLOSED || rc == HL_E_HANDLE, "{rc}");
-    assert!(start.elapsed() < Duration::from_secs(2));
+    assert_eq!(c.c.orders(0, &mut buf).unwrap(), 0);
 }
 
 #[test]
@@ -603,7 +448,7 @@ fn a_cancel_the_exchange_cannot_match_ends_the_order_with_the_code() {
     let (id, _) = conn.recv(T, |r| is_register(r, "btcusdt")).unwrap();
     conn.answer_registration(id, "btcusdt", &[], &[]);
     c.wait_for(T, |r| registered(r, 0)).unwrap();
-    assert_eq!(c.submit(0, 21.0, 1, 100.0, 0.001, 0, 0), HL_OK);
+    c.submit(limit(21, 1, 100.0, 0.001)).unwrap();
     let (_, req) = conn
         .recv(T, |r| matches!(r, LiveRequest::Order { .. }))
         .unwrap();
@@ -612,7 +457,7 @@ fn a_cancel_the_exchange_cannot_match_ends_the_order_with_the_code() {
     };
     conn.send(0, order_event("btcusdt", order.clone(), Status::New, 1));
     c.wait_for(T, |r| r.kind() == K_ORDER).unwrap();
-    assert_eq!(hl_client_cancel(c.h, 0, 21.0), HL_OK);
+    c.cancel(21).unwrap();
     conn.recv(T, |r| matches!(r, LiveRequest::Order { .. }))
         .unwrap();
     // binancefutures: -2011 "Unknown order sent." -> status None, then an OrderError.
@@ -635,44 +480,5 @@ fn a_cancel_the_exchange_cannot_match_ends_the_order_with_the_code() {
         Status::Expired as u8,
         "terminal, not stuck at New"
     );
-    assert_eq!(hl_client_cancel(c.h, 0, 21.0), HL_E_STATE);
-}
-
-#[test]
-fn an_engine_panic_fails_waits_and_polls_with_the_reason_and_refuses_orders() {
-    for extra in ["", r#","mode":"inline""#] {
-        let name = unique_name("panic");
-        let c = open(&client_cfg(&name, &["a"], extra)).unwrap();
-        assert_eq!(hl_client_fault(c.h, 7), HL_E_ARGUMENT);
-        assert!(c.last_error().contains("kind 7"), "{}", c.last_error());
-        assert_eq!(hl_client_fault(c.h, 1), HL_OK);
-        // Drain whatever was pushed before the panic, then the failure itself.
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        let rc = loop {
-            let mut buf = vec![0u8; 64 * 64];
-            // SAFETY: buf holds 64 records.
-            let rc = unsafe { hl_client_poll(c.h, buf.as_mut_ptr(), 64, 100_000) };
-            if rc < 0 || std::time::Instant::now() > deadline {
-                break rc;
-            }
-        };
-        assert_eq!(rc, HL_E_ENGINE, "mode {extra:?}: {}", c.last_error());
-        assert!(
-            c.last_error().contains("panicked: fault injected"),
-            "{}",
-            c.last_error()
-        );
-        // It stays failed, and nothing more is sent.
-        let mut buf = vec![0u8; 64 * 64];
-        // SAFETY: buf holds 64 records.
-        assert_eq!(
-            unsafe { hl_client_poll(c.h, buf.as_mut_ptr(), 64, 0) },
-            HL_E_ENGINE
-        );
-        if extra.is_empty() {
-            assert_eq!(hl_client_wait(c.h, 1000), HL_E_ENGINE);
-        }
-        assert_eq!(c.submit(0, 1.0, 1, 100.0, 0.001, 0, 0), HL_E_CLOSED);
-        assert_eq!(c.close(), HL_OK);
-    }
+    assert_eq!(c.cancel(21).unwrap_err().kind(), hftlive::ErrorKind::State);
 }

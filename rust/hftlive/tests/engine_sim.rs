@@ -5,7 +5,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use hftlive::{ffi::*, record::*};
+use hftlive::{record::*, ErrorKind, NewOrder, TimeInForce};
 use hftlive_sim::{Fault, Sim, SimConfig, SimInstrument};
 
 fn sim(name: &str, fuse: bool) -> Sim {
@@ -77,12 +77,11 @@ fn orders_against_the_sim_fill_reject_and_move_the_position() {
         .unwrap();
     let ask = bbo.v().f(3);
     // A crossing IOC buy fills (at least partly); the position follows.
-    assert_eq!(
-        c.submit(0, 1.0, 1, ask + 5.0, 0.001, 3, 0),
-        HL_OK,
-        "{}",
-        c.last_error()
-    );
+    let ioc = NewOrder {
+        time_in_force: TimeInForce::IOC,
+        ..limit(1, 1, ask + 5.0, 0.001)
+    };
+    c.submit(ioc).unwrap();
     let fill = c
         .wait_for(T, |r| {
             r.kind() == K_ORDER && r.v().u(1) == 1 && matches!(r.v().aux() as u8, 3 | 2)
@@ -101,12 +100,16 @@ fn orders_against_the_sim_fill_reject_and_move_the_position() {
     };
     assert!((pos.v().f(1) - 0.001).abs() < 1e-12);
     // A post-only order that would cross is rejected with Binance's code.
-    assert_eq!(c.submit(0, 2.0, 1, ask + 5.0, 0.001, 1, 0), HL_OK);
+    let post_only = NewOrder {
+        time_in_force: TimeInForce::GTX,
+        ..limit(2, 1, ask + 5.0, 0.001)
+    };
+    c.submit(post_only).unwrap();
     let e = c.wait_for(T, |r| r.kind() == K_ERROR).unwrap();
     assert_eq!((e.v().aux(), e.v().i(1), e.v().u(2)), (ERR_ORDER, -5022, 2));
     // The reject fault: every order is rejected with the given code.
     s.fault(Fault::RejectOrders(-2019));
-    assert_eq!(c.submit(0, 3.0, -1, ask + 100.0, 0.001, 0, 0), HL_OK);
+    c.submit(limit(3, -1, ask + 100.0, 0.001)).unwrap();
     let e = c
         .wait_for(T, |r| r.kind() == K_ERROR && r.v().u(2) == 3)
         .unwrap();
@@ -141,20 +144,25 @@ fn inline_client_polls_the_sim_on_its_own_thread_only() {
     c.wait_for(T, |r| r.kind() == K_TRADE)
         .expect("trades inline");
     assert_eq!(
-        hl_client_wait(c.h, 1),
-        HL_E_STATE,
+        c.c.wait(Duration::from_millis(1)).unwrap_err().kind(),
+        ErrorKind::State,
         "no engine thread to wait for"
     );
-    let h = c.h;
+    let c2 = c.c.clone();
     let other = std::thread::spawn(move || {
         let mut buf = vec![0u8; 64 * 4];
-        // SAFETY: buf holds 4 records.
-        unsafe { hl_client_poll(h, buf.as_mut_ptr(), 4, 1000) }
+        c2.poll(&mut buf, Duration::from_millis(1))
     });
     assert_eq!(
-        other.join().unwrap(),
-        HL_E_STATE,
+        other.join().unwrap().unwrap_err().kind(),
+        ErrorKind::State,
         "another thread may not run the engine"
     );
+    // Closed from another thread: the owner's next poll says so (and drops the engine there).
+    let c3 = c.c.clone();
+    std::thread::spawn(move || c3.close()).join().unwrap();
+    let mut buf = vec![0u8; 64 * 4];
+    let err = c.c.poll(&mut buf, Duration::from_millis(1)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Closed);
     s.stop();
 }

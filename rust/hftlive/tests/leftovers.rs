@@ -8,6 +8,7 @@ use std::{
 };
 
 use common::*;
+use hftlive::record::K_CONNECTOR;
 use iceoryx2::{
     config::Config,
     node::{Node, NodeState, NodeView},
@@ -36,7 +37,12 @@ fn child_holds_a_client_until_killed() {
     let Ok(name) = std::env::var("HLT_CHILD_CONNECTOR") else {
         return;
     };
-    let c = open(&client_cfg(&name, &["btcusdt"], "")).unwrap();
+    let mut c = open(&client_cfg(&name, &["btcusdt"], "")).unwrap();
+    // Killed only once the engine has looked at the connector (and opened its service to do
+    // so): a kill in the middle of iceoryx2's service open can leave a node iceoryx2 0.6.1 fails
+    // to clean (InternalError), which is not what this test is about.
+    c.wait_for(T, |r| r.kind() == K_CONNECTOR)
+        .expect("connector state");
     println!("ready");
     loop {
         std::thread::park();

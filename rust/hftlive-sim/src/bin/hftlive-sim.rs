@@ -11,7 +11,10 @@
 
 use std::{io::Write, process::ExitCode, time::Duration};
 
-use hftlive_sim::{cleanup_dead_nodes, prepare_iceoryx_dirs, Sim, SimConfig, SimInstrument};
+use hftlive_sim::{
+    iox::{cleanup_dead_nodes, prepare_dirs},
+    Sim, SimConfig, SimInstrument,
+};
 use iceoryx2::prelude::{ipc, NodeBuilder};
 
 const USAGE: &str = "usage: hftlive-sim <name> [--seed N] [--rate R] [--levels L] \
@@ -112,7 +115,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    prepare_iceoryx_dirs();
+    prepare_dirs();
     let cleaned = cleanup_dead_nodes();
     if cleaned > 0 {
         eprintln!("hftlive-sim: removed the stale resources of {cleaned} dead iceoryx2 node(s)");

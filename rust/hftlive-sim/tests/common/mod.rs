@@ -36,7 +36,7 @@ pub fn setup() {
         ));
         std::fs::write(&path, "buffer_size = 1024\nmax_bots = 16\n").unwrap();
         std::env::set_var("HFTBACKTEST_CHANNEL_CONFIG", &path);
-        hftlive_sim::prepare_iceoryx_dirs();
+        hftlive_sim::iox::prepare_dirs();
     });
 }
 

@@ -1,4 +1,4 @@
-//! Test helpers: a client driven through the real C ABI, and a scripted connector speaking
+//! Test helpers: a client through the crate's safe API, and a scripted connector speaking
 //! hftbacktest's IPC protocol over real iceoryx2 (the connector side of `IceoryxBuilder`).
 #![allow(dead_code)]
 
@@ -14,7 +14,7 @@ use hftbacktest::{
     },
     prelude::*,
 };
-use hftlive::{ffi::*, record::*};
+use hftlive::{book::Levels, record::*, CancelOrder, Client, Error, NewOrder, Side};
 
 /// A connector name no other test (or test process) uses.
 pub fn unique_name(tag: &str) -> String {
@@ -39,30 +39,15 @@ impl R {
     }
 }
 
+/// A client through the crate's safe API, keeping every record it polled.
 pub struct TestClient {
-    pub h: u32,
+    pub c: Client,
     pub seen: Vec<R>,
 }
 
-pub fn open(cfg: &str) -> Result<TestClient, (i32, String)> {
-    let mut h = 0u32;
-    let mut err = vec![0u8; 1024];
-    // SAFETY: valid buffers for the given lengths.
-    let rc = unsafe {
-        hl_client_open(
-            cfg.as_ptr(),
-            cfg.len() as u32,
-            &mut h,
-            err.as_mut_ptr(),
-            err.len() as u32,
-        )
-    };
-    if rc != HL_OK {
-        let end = err.iter().position(|b| *b == 0).unwrap_or(err.len());
-        return Err((rc, String::from_utf8_lossy(&err[..end]).into_owned()));
-    }
+pub fn open(cfg: &str) -> Result<TestClient, Error> {
     Ok(TestClient {
-        h,
+        c: Client::open(cfg)?,
         seen: Vec::new(),
     })
 }
@@ -82,33 +67,26 @@ pub fn client_cfg(connector: &str, symbols: &[&str], extra: &str) -> String {
     )
 }
 
+/// A GTC limit order of asset 0 (`side` 1 buy, -1 sell).
+pub fn limit(id: u64, side: i8, price: f64, qty: f64) -> NewOrder {
+    let side = if side > 0 { Side::Buy } else { Side::Sell };
+    NewOrder::limit(0, id, side, price, qty)
+}
+
 impl TestClient {
-    pub fn last_error(&self) -> String {
-        let mut buf = vec![0u8; 1024];
-        // SAFETY: valid buffer.
-        let n = unsafe { hl_last_error(self.h, buf.as_mut_ptr(), buf.len() as u32) };
-        String::from_utf8_lossy(&buf[..n.max(0) as usize]).into_owned()
-    }
-
-    pub fn take_message(&self) -> String {
-        let mut buf = vec![0u8; 4096];
-        // SAFETY: valid buffer.
-        let n = unsafe { hl_client_take_message(self.h, buf.as_mut_ptr(), buf.len() as u32) };
-        String::from_utf8_lossy(&buf[..n.max(0) as usize]).into_owned()
-    }
-
     /// Polls records until `pred` holds for one of them (returns it) or the timeout passes.
     pub fn wait_for(&mut self, timeout: Duration, mut pred: impl FnMut(&R) -> bool) -> Option<R> {
         let start = Instant::now();
         let mut buf = vec![0u8; 64 * 256];
         while start.elapsed() < timeout {
-            // SAFETY: buf holds 256 records.
-            let n = unsafe { hl_client_poll(self.h, buf.as_mut_ptr(), 256, 20_000) };
-            assert!(n >= 0, "poll failed: {n}");
+            let n = self
+                .c
+                .poll(&mut buf, Duration::from_millis(20))
+                .expect("poll");
             // Keep the whole batch (later records matter to later checks), return the first match.
             let mut found = None;
-            for i in 0..n as usize {
-                let r = R(buf[i * 64..i * 64 + 64].to_vec());
+            for rec in buf[..n * 64].chunks_exact(64) {
+                let r = R(rec.to_vec());
                 self.seen.push(r.clone());
                 if found.is_none() && pred(&r) {
                     found = Some(r);
@@ -121,46 +99,22 @@ impl TestClient {
         None
     }
 
-    pub fn depth(
-        &self,
-        asset: u32,
-        levels: usize,
-    ) -> (hftlive::book::Levels, hftlive::book::Levels) {
-        let mut out = vec![0f64; 2 + 4 * levels];
-        // SAFETY: out holds 2 + 4*levels f64.
-        let rc = unsafe { hl_client_depth(self.h, asset, levels as u32, out.as_mut_ptr()) };
-        assert_eq!(rc, HL_OK, "{}", self.last_error());
-        let (nb, na) = (out[0] as usize, out[1] as usize);
-        let bids = (0..nb).map(|i| (out[2 + 2 * i], out[3 + 2 * i])).collect();
-        let base = 2 + 2 * levels;
-        let asks = (0..na)
-            .map(|i| (out[base + 2 * i], out[base + 1 + 2 * i]))
-            .collect();
-        (bids, asks)
+    pub fn depth(&self, asset: usize, levels: usize) -> (Levels, Levels) {
+        self.c.depth(asset, levels).expect("depth")
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub fn submit(
-        &self,
-        asset: u32,
-        id: f64,
-        side: i32,
-        price: f64,
-        qty: f64,
-        tif: u32,
-        ty: u32,
-    ) -> i32 {
-        hl_client_submit(self.h, asset, id, side, price, qty, tif, ty)
+    pub fn submit(&self, order: NewOrder) -> Result<(), Error> {
+        self.c.submit(&order)
     }
 
-    pub fn close(&self) -> i32 {
-        hl_client_close(self.h)
+    pub fn cancel(&self, order_id: u64) -> Result<(), Error> {
+        self.c.cancel(&CancelOrder { asset: 0, order_id })
     }
 }
 
 impl Drop for TestClient {
     fn drop(&mut self) {
-        hl_client_close(self.h);
+        self.c.close();
     }
 }
 
@@ -229,41 +183,21 @@ impl Connector {
         asks: &[(f64, f64)],
     ) {
         self.send(id, LiveEvent::BatchStart);
-        for (px, qty) in bids {
-            self.send(
-                id,
-                LiveEvent::Feed {
-                    symbol: symbol.into(),
-                    event: Event {
-                        ev: EXCH_EVENT | LOCAL_EVENT | BUY_EVENT | DEPTH_SNAPSHOT_EVENT,
-                        exch_ts: 1,
-                        local_ts: 0,
-                        px: *px,
-                        qty: *qty,
-                        order_id: 0,
-                        ival: 0,
-                        fval: 0.0,
-                    },
-                },
-            );
-        }
-        for (px, qty) in asks {
-            self.send(
-                id,
-                LiveEvent::Feed {
-                    symbol: symbol.into(),
-                    event: Event {
-                        ev: EXCH_EVENT | LOCAL_EVENT | SELL_EVENT | DEPTH_SNAPSHOT_EVENT,
-                        exch_ts: 1,
-                        local_ts: 0,
-                        px: *px,
-                        qty: *qty,
-                        order_id: 0,
-                        ival: 0,
-                        fval: 0.0,
-                    },
-                },
-            );
+        for (side, levels) in [(BUY_EVENT, bids), (SELL_EVENT, asks)] {
+            for (px, qty) in levels {
+                let event = Event {
+                    ev: EXCH_EVENT | LOCAL_EVENT | side | DEPTH_SNAPSHOT_EVENT,
+                    exch_ts: 1,
+                    local_ts: 0,
+                    px: *px,
+                    qty: *qty,
+                    order_id: 0,
+                    ival: 0,
+                    fval: 0.0,
+                };
+                let symbol = symbol.into();
+                self.send(id, LiveEvent::Feed { symbol, event });
+            }
         }
         self.send(id, LiveEvent::BatchEnd);
     }

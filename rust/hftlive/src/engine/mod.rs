@@ -1,0 +1,376 @@
+//! The engine: owns the IPC ports to every connector a client uses, keeps the authoritative
+//! books, positions and orders (in [`Shared`]), and turns every `LiveEvent` into records.
+//! It runs on one thread: its own (`run`), or the caller's (inline mode, [`crate::inline`]).
+//!
+//! It drives hftbacktest's public IPC (`IceoryxChannel`) directly rather than through `LiveBot`
+//! so that (DESIGN.md, "What hftbacktest's live stack really does"):
+//! 1. `RegisterInstrument` is re-sent until the connector answers, and again after a restart
+//!    ([`registration`]);
+//! 2. depth deletions without `LOCAL_EVENT` are applied, so the book matches level for level;
+//! 3. `DEPTH_SNAPSHOT` events build the book of a symbol the connector already streams
+//!    ([`market`]);
+//! 5. a REST rejection (`Expired` + `OrderError`) is reported as a rejection with its code
+//!    ([`orders`]).
+//!
+//! This file is the loop: build, step, idle strategy.
+
+mod market;
+mod orders;
+mod registration;
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::{
+        atomic::Ordering,
+        mpsc::{Receiver, SyncSender},
+        Arc,
+    },
+    time::{Duration, Instant},
+};
+
+use hftbacktest::{
+    live::ipc::{iceoryx::IceoryxChannel, TO_ALL},
+    prelude::{LiveEvent, LiveRequest},
+};
+use iceoryx2::prelude::{ipc, NodeBuilder, SignalHandlingMode};
+
+pub(crate) use crate::clock::now_ns;
+use crate::{
+    book::Bbo,
+    commands::Cmd,
+    config::EngineWait,
+    iox::{self, Liveness, Peer},
+    record::{self, Rec, ERR_ENGINE, NO_ASSET},
+    ring::RingProducer,
+    shared::Shared,
+};
+
+/// One connector: its channel and what the engine knows of it.
+struct Conn {
+    name: String,
+    ch: IceoryxChannel<LiveRequest, LiveEvent>,
+    symbols: HashMap<String, usize>,
+    assets: Vec<usize>,
+    liveness: Liveness,
+    peer: Option<Peer>,
+    /// Assets whose batch (registration answer) is in progress.
+    batch: Option<Vec<usize>>,
+    /// Registrations sent since the connector was last seen coming up, oldest first.
+    pending: VecDeque<usize>,
+    /// Last order of ours that expired before being acknowledged: the next `OrderError` is its.
+    pending_reject: Option<(usize, u64)>,
+    /// Inside a `BatchStart`..`BatchEnd` sent to all bots (an atomic group of market data).
+    market_batch: bool,
+}
+
+/// The engine's own view of one asset.
+struct AssetReg {
+    conn: usize,
+    registered: bool,
+    last_sent: Option<Instant>,
+    bbo: Bbo,
+    /// A best bid/offer change held until the end of the current batch (exch_ts, local_ts).
+    bbo_pending: Option<(i64, i64)>,
+}
+
+/// The engine: owns the IPC ports (not `Send`), so it lives on one thread.
+pub struct Engine {
+    shared: Arc<Shared>,
+    conns: Vec<Conn>,
+    regs: Vec<AssetReg>,
+    out: RingProducer,
+    cmd_rx: Receiver<Cmd>,
+    wait_node: Option<iceoryx2::node::Node<ipc::Service>>,
+    liveness_every: Duration,
+    register_every: Duration,
+    spin_for: Duration,
+    sleep_for: Duration,
+    last_liveness: Option<Instant>,
+    last_activity: Instant,
+    loops: u64,
+}
+
+/// Builds the ports on the calling (engine) thread, says so on `ready`, and runs until the
+/// client closes.
+pub fn run(
+    shared: Arc<Shared>,
+    cmd_rx: Receiver<Cmd>,
+    out: RingProducer,
+    ready: SyncSender<Result<(), String>>,
+) {
+    let mut engine = match Engine::build(shared, cmd_rx, out) {
+        Ok(e) => {
+            let _ = ready.send(Ok(()));
+            e
+        }
+        Err(msg) => {
+            let _ = ready.send(Err(msg));
+            return;
+        }
+    };
+    drop(ready);
+    while !engine.is_closed() {
+        if !engine.step() {
+            engine.idle();
+        }
+    }
+    engine.out.flush(engine.shared.signal());
+}
+
+impl Engine {
+    pub fn build(
+        shared: Arc<Shared>,
+        cmd_rx: Receiver<Cmd>,
+        out: RingProducer,
+    ) -> Result<Self, String> {
+        iox::prepare_dirs();
+        iox::cleanup_dead_nodes();
+        let cfg = shared.config();
+        let mut conns: Vec<Conn> = Vec::new();
+        let mut regs = Vec::with_capacity(cfg.instruments.len());
+        for (i, inst) in cfg.instruments.iter().enumerate() {
+            let c = match conns.iter().position(|c| c.name == inst.connector) {
+                Some(c) => c,
+                None => {
+                    conns.push(Conn::open(&inst.connector)?);
+                    conns.len() - 1
+                }
+            };
+            conns[c].symbols.insert(inst.symbol.clone(), i);
+            conns[c].assets.push(i);
+            regs.push(AssetReg {
+                conn: c,
+                registered: false,
+                last_sent: None,
+                bbo: Bbo::EMPTY,
+                bbo_pending: None,
+            });
+        }
+        let wait_node = if cfg.engine_wait == EngineWait::NodeWait {
+            Some(
+                NodeBuilder::new()
+                    .signal_handling_mode(SignalHandlingMode::Disabled)
+                    .create::<ipc::Service>()
+                    .map_err(|e| format!("cannot create iceoryx2 node: {e:?}"))?,
+            )
+        } else {
+            None
+        };
+        Ok(Self {
+            liveness_every: Duration::from_millis(cfg.liveness_interval_ms.max(1)),
+            register_every: Duration::from_millis(cfg.register_interval_ms.max(1)),
+            spin_for: Duration::from_micros(cfg.engine_spin_us),
+            sleep_for: Duration::from_nanos(cfg.engine_sleep_ns.max(1)),
+            last_liveness: None,
+            last_activity: Instant::now(),
+            loops: 0,
+            shared,
+            conns,
+            regs,
+            out,
+            cmd_rx,
+            wait_node,
+        })
+    }
+
+    /// Whether the client closed (or the engine failed): the engine is not run again.
+    pub fn is_closed(&self) -> bool {
+        self.shared.signal().is_closed()
+    }
+
+    /// One pass: commands, every connector's events, liveness, registrations, flush.
+    /// Returns whether anything happened.
+    pub fn step(&mut self) -> bool {
+        self.loops += 1;
+        #[cfg(feature = "fault-injection")]
+        self.inject_fault();
+        let mut busy = self.send_commands();
+        for c in 0..self.conns.len() {
+            busy |= self.receive(c);
+        }
+        let now = Instant::now();
+        if self
+            .last_liveness
+            .is_none_or(|t| now - t >= self.liveness_every)
+        {
+            self.last_liveness = Some(now);
+            self.check_liveness();
+            self.shared
+                .stats()
+                .loops
+                .store(self.loops, Ordering::Relaxed);
+        }
+        self.register(now, self.register_every);
+        self.out.flush(self.shared.signal());
+        let stats = self.shared.stats();
+        stats.pushed.store(self.out.pushed_total, Ordering::Relaxed);
+        stats
+            .dropped
+            .store(self.out.dropped_total, Ordering::Relaxed);
+        if busy {
+            self.last_activity = now;
+        }
+        busy
+    }
+
+    /// Events from connector `c`, bounded per pass so commands stay responsive.
+    fn receive(&mut self, c: usize) -> bool {
+        let mut busy = false;
+        for _ in 0..512 {
+            match self.conns[c].ch.receive() {
+                Ok(Some((dst, ev))) => {
+                    busy = true;
+                    if dst == self.shared.bot_id() {
+                        self.on_event(c, ev, true);
+                    } else if dst == TO_ALL {
+                        self.on_event(c, ev, false);
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    let msg = format!(
+                        "cannot receive from connector \"{}\": {e}",
+                        self.conns[c].name
+                    );
+                    self.ipc_error(msg);
+                    break;
+                }
+            }
+        }
+        busy
+    }
+
+    /// `to_me`: addressed to this bot (a registration answer) rather than to all bots.
+    fn on_event(&mut self, c: usize, ev: LiveEvent, to_me: bool) {
+        match ev {
+            // Connectors also wrap market data in batches sent to all bots (binancefutures does
+            // for every depth message): only a batch addressed to us answers a registration.
+            LiveEvent::BatchStart if !to_me => self.conns[c].market_batch = true,
+            LiveEvent::BatchEnd if !to_me => {
+                self.conns[c].market_batch = false;
+                self.flush_bbo(c);
+            }
+            LiveEvent::BatchStart => self.conns[c].batch = Some(Vec::new()),
+            LiveEvent::BatchEnd => self.on_registration_answered(c),
+            LiveEvent::Feed { symbol, event } => {
+                if let Some(a) = self.asset_of(c, &symbol) {
+                    self.on_feed(a, &event);
+                }
+            }
+            LiveEvent::Order { symbol, order } => {
+                if let Some(a) = self.asset_of(c, &symbol) {
+                    self.on_order(c, a, order);
+                }
+            }
+            LiveEvent::Position {
+                symbol,
+                qty,
+                exch_ts,
+            } => {
+                if let Some(a) = self.asset_of(c, &symbol) {
+                    self.on_position(a, qty, exch_ts);
+                }
+            }
+            LiveEvent::Error(err) => self.on_error(c, err),
+        }
+    }
+
+    /// The asset of `symbol` on connector `c`, noted as part of a registration batch if one is
+    /// in progress.
+    fn asset_of(&mut self, c: usize, symbol: &str) -> Option<usize> {
+        let a = *self.conns[c].symbols.get(symbol)?;
+        self.begin_batch_asset(c, a);
+        Some(a)
+    }
+
+    /// Sends every queued command; returns whether there was any.
+    pub fn send_commands(&mut self) -> bool {
+        let mut any = false;
+        while let Ok(cmd) = self.cmd_rx.try_recv() {
+            any = true;
+            self.send_order(cmd);
+        }
+        if any {
+            self.out.flush(self.shared.signal());
+        }
+        any
+    }
+
+    /// What to do after a pass that found nothing (`engine_wait`).
+    pub fn idle(&mut self) {
+        match self.shared.config().engine_wait {
+            EngineWait::Spin => std::hint::spin_loop(),
+            EngineWait::Yield => std::thread::yield_now(),
+            EngineWait::Sleep => std::thread::sleep(self.sleep_for),
+            EngineWait::NodeWait => {
+                if let Some(n) = &self.wait_node {
+                    let _ = n.wait(Duration::from_nanos(1));
+                }
+            }
+            EngineWait::Adaptive => {
+                if self.last_activity.elapsed() < self.spin_for {
+                    std::thread::yield_now();
+                } else {
+                    std::thread::sleep(self.sleep_for);
+                }
+            }
+        }
+    }
+
+    fn stage(&mut self, rec: Rec) {
+        self.out.stage(rec);
+    }
+
+    fn engine_error(&mut self, msg: String) {
+        self.error_record(ERR_ENGINE, 0, 0, NO_ASSET, msg);
+    }
+
+    /// An IPC failure: counted in the stats and reported as an engine ERROR record.
+    fn ipc_error(&mut self, msg: String) {
+        self.shared
+            .stats()
+            .ipc_errors
+            .fetch_add(1, Ordering::Relaxed);
+        self.engine_error(msg);
+    }
+
+    /// An ERROR record; its text is queued for `hl_client_take_message`.
+    fn error_record(&mut self, kind: u32, code: i64, order_id: u64, asset: u16, msg: String) {
+        let len = msg.len();
+        self.shared.push_message(msg);
+        self.stage(record::error(asset, kind, code, order_id, now_ns(), len));
+    }
+
+    /// Carries out a fault injected by `hl_client_fault` (tests): 1 panics as a bug in the core
+    /// would; 2 emits a record of a kind no reader of ABI v1 knows.
+    #[cfg(feature = "fault-injection")]
+    fn inject_fault(&mut self) {
+        match self.shared.take_fault() {
+            0 => {}
+            1 => panic!("fault injected by hl_client_fault"),
+            _ => {
+                self.out.stage(record::unknown_test());
+                self.out.flush(self.shared.signal());
+            }
+        }
+    }
+}
+
+impl Conn {
+    fn open(name: &str) -> Result<Self, String> {
+        let ch = IceoryxChannel::new(name)
+            .map_err(|e| format!("cannot open the IPC channel of connector \"{name}\": {e}"))?;
+        Ok(Conn {
+            name: name.to_string(),
+            ch,
+            symbols: HashMap::new(),
+            assets: Vec::new(),
+            liveness: Liveness::new(name)?,
+            peer: None,
+            batch: None,
+            pending: VecDeque::new(),
+            pending_reject: None,
+            market_batch: false,
+        })
+    }
+}

@@ -1,0 +1,151 @@
+//! Connector liveness and instrument registration (DESIGN.md point 1): `RegisterInstrument` is
+//! re-sent until the connector answers with a batch addressed to this bot, and everything is
+//! registered again when a connector (re)starts.
+
+use std::{
+    sync::atomic::Ordering,
+    time::{Duration, Instant},
+};
+
+use hftbacktest::prelude::LiveRequest;
+
+use super::{now_ns, Engine};
+use crate::{
+    iox::{self, Peer},
+    record::{self, INST_REGISTERED, INST_REGISTER_SENT, INST_SNAPSHOT_BEGIN},
+};
+
+impl Engine {
+    pub(super) fn check_liveness(&mut self) {
+        // Dead connector processes leave their publisher registered until cleaned up.
+        iox::cleanup_dead_nodes();
+        for c in 0..self.conns.len() {
+            let peer = self.conns[c].liveness.peer();
+            let prev = self.conns[c].peer;
+            if prev == Some(peer) {
+                continue;
+            }
+            self.conns[c].peer = Some(peer);
+            let ts = now_ns();
+            match peer {
+                Peer::Up(_) => {
+                    // A new (or restarted) connector: everything must be registered again.
+                    let conn = &mut self.conns[c];
+                    conn.pending.clear();
+                    conn.batch = None;
+                    conn.market_batch = false;
+                    conn.pending_reject = None;
+                    self.unregister(c);
+                    // A (re)started connector's book starts from nothing: a fresh connector
+                    // answers the registration with an empty batch and streams the book later,
+                    // so the previous connector's levels must not survive.
+                    for k in 0..self.conns[c].assets.len() {
+                        let a = self.conns[c].assets[k];
+                        self.clear_book(a, ts);
+                    }
+                    self.stage(record::connector(c, true, ts));
+                }
+                Peer::Down => {
+                    if prev.is_some() {
+                        self.unregister(c);
+                    }
+                    self.stage(record::connector(c, false, ts));
+                }
+            }
+        }
+    }
+
+    /// Marks every asset of connector `c` as not registered, none sent yet.
+    fn unregister(&mut self, c: usize) {
+        for &a in &self.conns[c].assets {
+            self.regs[a].registered = false;
+            self.regs[a].last_sent = None;
+        }
+    }
+
+    /// Sends `RegisterInstrument` for every unregistered asset of a live connector, at most once
+    /// per `every`.
+    pub(super) fn register(&mut self, now: Instant, every: Duration) {
+        for c in 0..self.conns.len() {
+            if self.conns[c].peer == Some(Peer::Down) || self.conns[c].peer.is_none() {
+                continue;
+            }
+            for k in 0..self.conns[c].assets.len() {
+                let a = self.conns[c].assets[k];
+                let r = &self.regs[a];
+                if r.registered || r.last_sent.is_some_and(|t| now - t < every) {
+                    continue;
+                }
+                let inst = &self.shared.config().instruments[a];
+                let req = LiveRequest::RegisterInstrument {
+                    symbol: inst.symbol.clone(),
+                    tick_size: inst.tick_size,
+                    lot_size: inst.lot_size,
+                };
+                let first = self.regs[a].last_sent.is_none();
+                self.regs[a].last_sent = Some(now);
+                match self.conns[c].ch.send(self.shared.bot_id(), &req) {
+                    Ok(()) => {
+                        self.shared
+                            .stats()
+                            .registrations
+                            .fetch_add(1, Ordering::Relaxed);
+                        self.conns[c].pending.push_back(a);
+                        if first {
+                            self.stage(record::instrument(a, INST_REGISTER_SENT, now_ns()));
+                        }
+                    }
+                    Err(e) => {
+                        let msg = format!(
+                            "cannot register {} on connector \"{}\": {e}",
+                            inst.symbol, inst.connector
+                        );
+                        self.ipc_error(msg);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The first event of a symbol inside a registration batch: its book is rebuilt from the
+    /// snapshot that follows.
+    pub(super) fn begin_batch_asset(&mut self, c: usize, a: usize) {
+        let Some(batch) = self.conns[c].batch.as_mut() else {
+            return;
+        };
+        if batch.contains(&a) {
+            return;
+        }
+        batch.push(a);
+        let ts = now_ns();
+        self.stage(record::instrument(a, INST_SNAPSHOT_BEGIN, ts));
+        self.clear_book(a, ts);
+    }
+
+    /// A `BatchEnd` addressed to this bot: the assets of the batch (or, for an empty answer, the
+    /// oldest outstanding registration on this connector) are registered.
+    pub(super) fn on_registration_answered(&mut self, c: usize) {
+        let mut assets = self.conns[c].batch.take().unwrap_or_default();
+        if assets.is_empty() {
+            while let Some(a) = self.conns[c].pending.pop_front() {
+                if !self.regs[a].registered {
+                    assets.push(a);
+                    break;
+                }
+            }
+        } else {
+            let regs = &self.regs;
+            self.conns[c]
+                .pending
+                .retain(|a| !assets.contains(a) && !regs[*a].registered);
+        }
+        self.flush_bbo(c);
+        let ts = now_ns();
+        for a in assets {
+            if !self.regs[a].registered {
+                self.regs[a].registered = true;
+                self.stage(record::instrument(a, INST_REGISTERED, ts));
+            }
+        }
+    }
+}

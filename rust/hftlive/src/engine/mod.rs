@@ -217,8 +217,13 @@ impl Engine {
         #[cfg(feature = "fault-injection")]
         self.inject_fault();
         let mut busy = self.send_commands();
+        let mut received = false;
         for c in 0..self.conns.len() {
-            busy |= self.receive(c);
+            received |= self.receive(c);
+        }
+        if received {
+            busy = true;
+            self.publish_in_flight();
         }
         let now = Instant::now();
         if self

@@ -86,10 +86,15 @@ impl Engine {
             }
         }
         if busy {
-            let n: usize = self.conns.iter().map(|c| c.requests.in_flight()).sum();
-            self.shared.stats().in_flight.store(n as u64, Relaxed);
+            self.publish_in_flight();
         }
         busy
+    }
+
+    /// The requests in flight over every connector, for `hl_client_stats`.
+    pub(super) fn publish_in_flight(&self) {
+        let n: usize = self.conns.iter().map(|c| c.requests.in_flight()).sum();
+        self.shared.stats().in_flight.store(n as u64, Relaxed);
     }
 
     /// Moves every request the callers queued to its connector's queue.

@@ -8,8 +8,14 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use hftlive::ErrorKind;
+use hftlive_sim::Fault;
 
 const ON_EXIT: &str = r#","cancel_on_exit":true,"exit_timeout_ms":5000"#;
+
+/// Every message of the ERROR records read so far and still unread.
+fn messages(c: &TestClient) -> Vec<String> {
+    std::iter::from_fn(|| c.c.take_message()).collect()
+}
 
 #[test]
 fn close_cancels_every_active_order_and_each_unacknowledged_one_before_it_returns() {
@@ -18,26 +24,60 @@ fn close_cancels_every_active_order_and_each_unacknowledged_one_before_it_return
     let mut c = open(&client_cfg(&name, &["btcusdt"], ON_EXIT)).unwrap();
     c.wait_for(T, |r| registered(r, 0)).unwrap();
     c.rest(1..=50);
-    // Not acknowledged yet when close starts: cancelled once they are.
+    // Sent but not acknowledged when close starts: cancelled once they are.
+    sim.fault(Fault::DelayMs(300));
     for id in 51..=100 {
         c.submit(resting_buy(id)).unwrap();
+    }
+    let start = Instant::now();
+    while c.c.stats()[10] < 100.0 {
+        assert!(start.elapsed() < T, "all sent");
+        std::thread::sleep(Duration::from_millis(1));
     }
     let t0 = Instant::now();
     c.c.close();
     let took = t0.elapsed();
     assert!(took < Duration::from_secs(5), "{took:?}");
     assert_eq!(sim_resting(&sim, 0, Duration::from_secs(1)), 0, "none left");
-    assert_eq!(sim.stats().cancels, 100);
-    // The close reported what it did.
-    let mut msgs = Vec::new();
-    while let Some(m) = c.c.take_message() {
-        msgs.push(m);
-    }
+    assert_eq!((sim.stats().acks, sim.stats().cancels), (100, 100));
+    let msgs = messages(&c);
     assert!(
         msgs.iter()
             .any(|m| m.contains("cancel on exit: all 100 active orders finished")),
         "{msgs:?}"
     );
+}
+
+#[test]
+fn close_sends_no_new_order_still_waiting_in_the_queue() {
+    let name = unique_name("exitq");
+    let sim = order_sim(&name);
+    let extra = format!(r#"{ON_EXIT},"max_in_flight":1"#);
+    let mut c = open(&client_cfg(&name, &["btcusdt"], &extra)).unwrap();
+    c.wait_for(T, |r| registered(r, 0)).unwrap();
+    sim.fault(Fault::DelayMs(300));
+    for id in 1..=5 {
+        c.submit(resting_buy(id)).unwrap();
+    }
+    let start = Instant::now();
+    while c.c.stats()[10] < 1.0 {
+        assert!(start.elapsed() < T, "the first one is sent");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    c.c.close();
+    assert_eq!(sim_resting(&sim, 0, Duration::from_secs(1)), 0);
+    let st = sim.stats();
+    assert_eq!(
+        (st.orders_received, st.acks, st.cancels),
+        (2, 1, 1),
+        "{st:?}"
+    );
+    let msgs = messages(&c);
+    let withdrawn = msgs
+        .iter()
+        .filter(|m| m.contains("the client is closing; nothing was sent"))
+        .count();
+    assert_eq!(withdrawn, 4, "{msgs:?}");
 }
 
 #[test]

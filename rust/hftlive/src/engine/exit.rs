@@ -53,6 +53,7 @@ impl Engine {
         self.exited = true;
         let timeout = Duration::from_millis(timeout_ms);
         let start = Instant::now();
+        self.withdraw_unsent_submits();
         let total: usize = self.tracked().iter().sum();
         if total == 0 {
             return;
@@ -107,6 +108,19 @@ impl Engine {
             v.extend(ids);
         }
         v
+    }
+
+    /// New orders still waiting to be sent are not sent at all: each ends Rejected with an ERROR
+    /// record (code 1), like those of a connector that is down.
+    fn withdraw_unsent_submits(&mut self) {
+        self.take_commands();
+        for c in 0..self.conns.len() {
+            let unsent = self.conns[c].requests.take_submits();
+            for cmd in unsent {
+                self.shared.stats().queued.fetch_sub(1, Relaxed);
+                self.not_sent(cmd, "the client is closing; nothing was sent");
+            }
+        }
     }
 
     /// Queues a cancel for every order that can be cancelled now (active, no request).

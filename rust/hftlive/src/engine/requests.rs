@@ -56,6 +56,15 @@ impl Requests {
             .map(|q| q.order_id)
     }
 
+    /// Takes the new orders out of the queue (cancels stay).
+    pub fn take_submits(&mut self) -> VecDeque<Cmd> {
+        let (submits, rest) = std::mem::take(&mut self.queue)
+            .into_iter()
+            .partition(|q| !q.cancel);
+        self.queue = rest;
+        submits
+    }
+
     pub fn push(&mut self, cmd: Cmd) {
         self.queue.push_back(cmd);
     }
@@ -210,7 +219,7 @@ impl Engine {
 
     /// A request that was not sent: a new order ends Rejected; a cancel is withdrawn (the order
     /// may still rest: cancel it again). An ORDER record and an ERROR record each.
-    fn not_sent(&mut self, cmd: Cmd, why: &str) {
+    pub(super) fn not_sent(&mut self, cmd: Cmd, why: &str) {
         let (a, id) = (cmd.asset, cmd.order_id);
         let rec = {
             let mut st = self.shared.state();

@@ -554,6 +554,7 @@ fn a_full_request_queue_is_backpressure_with_the_bound_in_the_message() {
     let name = unique_name("abibp");
     let sim = common::order_sim(&name);
     sim.fault(hftlive_sim::Fault::DelayMs(2_000));
+    sim.book("btcusdt").unwrap(); // behind the fault in the sim's queue: it was applied
     let extra = r#","max_in_flight":1,"max_queued_requests":1"#;
     let c = open(&client_cfg(&name, &["btcusdt"], extra)).unwrap();
     let statuses: Vec<i32> = (1..=3)

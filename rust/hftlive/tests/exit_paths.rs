@@ -12,6 +12,13 @@ use hftlive_sim::Fault;
 
 const ON_EXIT: &str = r#","cancel_on_exit":true,"exit_timeout_ms":5000"#;
 
+/// Delays the sim's answers by `ms` from now on (a fault is applied by the sim's thread; a book
+/// query behind it returns once it was).
+fn delay(sim: &hftlive_sim::Sim, ms: u64) {
+    sim.fault(Fault::DelayMs(ms));
+    sim.book("btcusdt").unwrap();
+}
+
 /// Every message of the ERROR records read so far and still unread.
 fn messages(c: &TestClient) -> Vec<String> {
     std::iter::from_fn(|| c.c.take_message()).collect()
@@ -25,7 +32,7 @@ fn close_cancels_every_active_order_and_each_unacknowledged_one_before_it_return
     c.wait_for(T, |r| registered(r, 0)).unwrap();
     c.rest(1..=50);
     // Sent but not acknowledged when close starts: cancelled once they are.
-    sim.fault(Fault::DelayMs(300));
+    delay(&sim, 300);
     for id in 51..=100 {
         c.submit(resting_buy(id)).unwrap();
     }
@@ -55,7 +62,8 @@ fn close_sends_no_new_order_still_waiting_in_the_queue() {
     let extra = format!(r#"{ON_EXIT},"max_in_flight":1"#);
     let mut c = open(&client_cfg(&name, &["btcusdt"], &extra)).unwrap();
     c.wait_for(T, |r| registered(r, 0)).unwrap();
-    sim.fault(Fault::DelayMs(300));
+    // Long enough that the first answer cannot free the window before close starts.
+    delay(&sim, 1_000);
     for id in 1..=5 {
         c.submit(resting_buy(id)).unwrap();
     }

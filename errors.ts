@@ -44,6 +44,8 @@ export const Status = {
   Buffer: -10,
   State: -11,
   Engine: -12,
+  Backpressure: -13,
+  Limit: -14,
 } as const;
 /** A status code of the C ABI. */
 export type Status = typeof Status[keyof typeof Status];
@@ -62,6 +64,8 @@ const STATUS_NAMES: Record<number, string> = {
   [-10]: "HL_E_BUFFER",
   [-11]: "HL_E_STATE",
   [-12]: "HL_E_ENGINE",
+  [-13]: "HL_E_BACKPRESSURE",
+  [-14]: "HL_E_LIMIT",
 };
 
 /**

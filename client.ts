@@ -21,7 +21,7 @@ import { Callbacks } from "./callbacks.ts";
 import { guardOnExit, unguard } from "./exit_guard.ts";
 import { Connectivity } from "./connectivity.ts";
 import { RECORD_TYPES } from "./ffi/codec.ts";
-import { NativeClient, type NativeStats } from "./ffi/native.ts";
+import { NativeClient, type NativeStats, requestStats } from "./ffi/native.ts";
 import { openWake, type WakeSource } from "./ffi/wake.ts";
 import { HealthRecorder } from "./health.ts";
 import {
@@ -104,7 +104,8 @@ export class LiveClient {
   #closePromise: Promise<void> | undefined;
   #inPoll = false;
   #snapshotTimer: ReturnType<typeof setInterval> | undefined;
-  #engineDrops = 0;
+  /** The core's counters, as last read. */
+  #stats: NativeStats | undefined;
 
   private constructor(native: NativeClient, opts: ResolvedOptions, conn: Connectivity) {
     this.#native = native;
@@ -130,7 +131,6 @@ export class LiveClient {
       callbacks: this.#callbacks,
       connectivity: conn,
       health,
-      connectorOf: (a) => opts.instruments[a].connector,
       staleAfterNs: opts.staleAfterMs * 1e6,
       now: () => native.now(),
       depth: (a, levels) => this.depth(a, levels),
@@ -217,6 +217,8 @@ export class LiveClient {
       blocking: options.inline === true,
     });
     try {
+      // The core closes it (cancelling on exit) when this thread ends, e.g. a Worker terminated.
+      if (opts.cancelOnExit) native.guard();
       return new LiveClient(native, opts, conn);
     } catch (e) {
       await native.close(); // nothing may stay open
@@ -828,9 +830,10 @@ export class LiveClient {
     const closed = this.#closed;
     const now = closed ? 0 : this.#native.now();
     if (!closed) {
-      this.#engineDrops = this.#native.engineDrops() ?? this.#engineDrops;
+      this.#stats = this.#native.stats(); // the last one stays readable after close
       this.#health.roll(now);
     }
+    const st = this.#stats;
     const staleNs = this.#opts.staleAfterMs * 1e6;
     const connectors = this.#conn.connectorsUp();
     if (closed) { for (const k in connectors) connectors[k] = false; }
@@ -842,7 +845,8 @@ export class LiveClient {
       ),
       streamDrops: this.#streams.drops,
       rateLimited: this.#desk.rateLimited,
-      engineDrops: this.#engineDrops,
+      engineDrops: st?.marketDropped ?? 0,
+      requests: requestStats(st),
     });
   }
 

@@ -23,6 +23,7 @@ import type {
   InstrumentHealth,
   LatencyStats,
   Order,
+  RequestStats,
   Trade,
 } from "./models.ts";
 import { isTerminalStatus, OrderStatus } from "./models.ts";
@@ -150,6 +151,10 @@ export class RateCounter {
  * const p: HealthParts = {
  *   connected: true, connectors: { bf: true }, instruments: [], streamDrops: {}, rateLimited: 0,
  *   engineDrops: 0,
+ *   requests: {
+ *     queued: 0, inFlight: 0, sent: 0, unanswered: 0, refused: 0, adopted: 0, window: 0,
+ *     maxQueued: 0,
+ *   },
  * };
  * ```
  */
@@ -166,6 +171,8 @@ export interface HealthParts {
   readonly rateLimited: number;
   /** Market records the engine dropped (its own counter, read now). */
   readonly engineDrops: number;
+  /** The core's requests (read now). */
+  readonly requests: RequestStats;
 }
 
 /**
@@ -306,6 +313,7 @@ export class HealthRecorder {
       errors: { ...this.#errors },
       reconnects: this.reconnects,
       callbackErrors: this.callbackErrors,
+      requests: parts.requests,
     };
   }
 }

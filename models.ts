@@ -256,6 +256,32 @@ export const ErrorKind = {
 /** An {@linkcode ErrorKind} value. */
 export type ErrorKind = typeof ErrorKind[keyof typeof ErrorKind];
 
+/**
+ * The `code` of an {@linkcode ErrorEvent} of kind `Engine`: what the core
+ * says about a request or an order (`orderId` names it).
+ *
+ * @example
+ * ```ts
+ * import { EngineErrorCode, type ErrorEvent, ErrorKind } from "./models.ts";
+ * const unanswered = (e: ErrorEvent): boolean =>
+ *   e.kind === ErrorKind.Engine && e.code === EngineErrorCode.Unanswered;
+ * ```
+ */
+export const EngineErrorCode = {
+  /** Something else went wrong in the core (IPC receive, …). */
+  Other: 0,
+  /** The request was not sent (connector down, IPC send failure): nothing reached the exchange. */
+  NotSent: 1,
+  /** No answer within `requestTimeoutMs`: a cancel may be sent again. */
+  Unanswered: 2,
+  /** Not reported by a restarted connector: marked Expired, outcome ambiguous. */
+  ExpiredAfterRestart: 3,
+  /** Cancel on exit: what was sent and answered. */
+  CancelOnExit: 4,
+} as const;
+/** An {@linkcode EngineErrorCode} value. */
+export type EngineErrorCode = typeof EngineErrorCode[keyof typeof EngineErrorCode];
+
 const ERROR_KIND_NAMES: Readonly<Record<number, string>> = {
   0: "ConnectionInterrupted",
   1: "CriticalConnectionError",
@@ -843,4 +869,34 @@ export interface ConnectionHealth {
   readonly reconnects: number;
   /** Exceptions thrown by callbacks (each reported as a `Client` error event). */
   readonly callbackErrors: number;
+  /** The core's order path: paced requests (read from the core now). */
+  readonly requests: RequestStats;
+}
+
+/**
+ * The core's requests to its connectors (see `ConnectOptions.maxInFlight`).
+ *
+ * @example
+ * ```ts
+ * import type { RequestStats } from "./models.ts";
+ * const busy = (r: RequestStats): boolean => r.queued > 0;
+ * ```
+ */
+export interface RequestStats {
+  /** Accepted, waiting to be sent (the connector answers slower than requests come). */
+  readonly queued: number;
+  /** Sent, not answered yet. */
+  readonly inFlight: number;
+  /** Sent in total. */
+  readonly sent: number;
+  /** Never answered (timed out, or in flight when the connector went away). */
+  readonly unanswered: number;
+  /** Refused with `BackpressureError` (the queue was full). */
+  readonly refused: number;
+  /** Orders adopted from the connector's registration answers. */
+  readonly adopted: number;
+  /** Requests in flight allowed per connector. */
+  readonly window: number;
+  /** Requests that may wait to be sent. */
+  readonly maxQueued: number;
 }

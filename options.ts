@@ -112,6 +112,31 @@ export interface ConnectOptions {
   readonly cancelOnExit?: boolean;
   /** How long `close()` waits for the exchange to confirm those cancels (ms, default 5000). */
   readonly exitTimeoutMs?: number;
+  /**
+   * Requests sent to a connector and not answered yet, at most (per connector).
+   * The connector's IPC buffer overwrites the oldest unread request when it is
+   * full, so the core paces sends: beyond this many, requests wait in its
+   * queue. Default: half the connector's buffer (`buffer_size`).
+   */
+  readonly maxInFlight?: number;
+  /**
+   * Requests waiting to be sent, at most (default 1,000,000): one more submit
+   * or cancel throws {@linkcode BackpressureError} with nothing queued.
+   */
+  readonly maxQueuedRequests?: number;
+  /**
+   * A request unanswered this long is reported on `errors` (an unanswered
+   * cancel can then be sent again; ms, default 10000).
+   */
+  readonly requestTimeoutMs?: number;
+  /**
+   * Take over the active orders the connector reports when an instrument
+   * registers (default true): orders a dead client left resting become this
+   * client's, listed by `orders()` and cancelled by `cancelAll()`. Set false
+   * when several bots trade the same symbol through one connector (the
+   * protocol does not say which bot placed an order).
+   */
+  readonly adoptOrders?: boolean;
   /** Interval of the `snapshots` stream (ms, default 1000). */
   readonly snapshotIntervalMs?: number;
   /** Levels per side in `snapshots` (default 10). */
@@ -177,6 +202,8 @@ export interface ResolvedOptions {
   readonly exitTimeoutMs: number;
 }
 
+const NATIVE_ONLY = ["maxInFlight", "maxQueuedRequests", "requestTimeoutMs", "adoptOrders"];
+
 /**
  * Fills in the defaults of `options` and checks what the client itself uses
  * (the core checks the rest when it parses {@linkcode nativeConfig}). Throws
@@ -234,6 +261,14 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
     int("livenessIntervalMs", o.livenessIntervalMs, 1, 60_000);
   }
   if (o.botId !== undefined) int("botId", o.botId, 1, Number.MAX_SAFE_INTEGER);
+  if (o.maxInFlight !== undefined) int("maxInFlight", o.maxInFlight, 1, 1_000_000);
+  if (o.maxQueuedRequests !== undefined) {
+    int("maxQueuedRequests", o.maxQueuedRequests, 1, 100_000_000);
+  }
+  if (o.requestTimeoutMs !== undefined) {
+    int("requestTimeoutMs", o.requestTimeoutMs, 1, MAX_TIMER_MS);
+  }
+  bool("adoptOrders", o.adoptOrders, true);
   if (o.rateLimit !== undefined) {
     const r = o.rateLimit;
     if (r === null || typeof r !== "object") {
@@ -335,6 +370,7 @@ const OPTION_NAMES = new Set([
   "rounding",
   "cancelOnExit",
   "exitTimeoutMs",
+  ...NATIVE_ONLY,
 ]);
 
 function int(name: string, v: unknown, min: number, max: number): number {
@@ -443,5 +479,11 @@ export function nativeConfig(r: ResolvedOptions): Record<string, unknown> {
     liveness_interval_ms: o.livenessIntervalMs,
     bot_id: o.botId,
     mode: o.inline ? "inline" : undefined,
+    max_in_flight: o.maxInFlight,
+    max_queued_requests: o.maxQueuedRequests,
+    request_timeout_ms: o.requestTimeoutMs,
+    adopt_orders: o.adoptOrders,
+    cancel_on_exit: r.cancelOnExit,
+    exit_timeout_ms: r.exitTimeoutMs === Infinity ? undefined : r.exitTimeoutMs,
   };
 }

@@ -591,29 +591,6 @@ export class OrderDesk {
     }
   }
 
-  /**
-   * After a connector restart: orders of `asset` held as active, requested before
-   * `after` and not reported by the connector (`seen`) are unknown to it. They are
-   * marked Expired (the outcome is ambiguous) and reported on `errors`.
-   */
-  reconcile(asset: number, seen: ReadonlySet<number>, after: number, connector: string): void {
-    for (const o of this.#tracker.active(asset)) {
-      if (seen.has(o.orderId) || o.requestTs > after) continue;
-      const done = this.#tracker.finish(o.orderId, OrderStatus.Expired);
-      if (done === undefined) continue;
-      const ts = this.#port.now();
-      this.#sink.deliver({ ...done, type: "order", recvTs: ts, updateTs: ts });
-      this.#settle(done, o);
-      this.#sink.clientError(
-        asset,
-        0,
-        o.orderId,
-        `Order ${o.orderId}: not reported by the restarted connector "${connector}"; marked Expired (ambiguous)`,
-        ts,
-      );
-    }
-  }
-
   /** Rejects every pending wait (the client closed; `failure` is why it stopped, if it failed). */
   close(why: string, failure: Error | undefined): void {
     for (const ws of [...this.#waiters.values()]) {

@@ -61,7 +61,7 @@ export interface ClientEvents {
   connect: ConnectorEvent;
   /** A connector went away (within ~liveness interval of it going). */
   disconnect: ConnectorEvent;
-  /** A connector came back, its instruments are registered again, books rebuilt, orders reconciled. */
+  /** A connector came back, its instruments are registered again, books rebuilt, orders reconciled (by the core). */
   reconnect: ConnectorEvent;
   /** An instrument got no market data for `staleAfterMs` (connector may still be alive). */
   stale: InstrumentHealth;
@@ -83,8 +83,6 @@ export interface RouterParts {
   readonly connectivity: Connectivity;
   /** Latency windows and counters. */
   readonly health: HealthRecorder;
-  /** Connector names by instrument, for messages. */
-  readonly connectorOf: (asset: number) => string;
   /** Staleness threshold (ns). */
   readonly staleAfterNs: number;
   /** The core's clock (ns). */
@@ -207,7 +205,6 @@ export class EventRouter implements DeskSink {
         cb.emit("bbo", ev);
         break;
       case "order":
-        conn.orderSeen(ev.asset, ev.orderId);
         this.#desk!.onOrder(ev); // delivers through deliver()
         return;
       case "position":
@@ -414,9 +411,6 @@ export class EventRouter implements DeskSink {
           break;
         case "ready":
           for (const w of this.#readyWaiters.splice(0)) w();
-          break;
-        case "reconcile":
-          this.#desk!.reconcile(t.asset, t.seen, t.after, this.#p.connectorOf(t.asset));
           break;
       }
     }

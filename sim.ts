@@ -148,6 +148,8 @@ export interface SimStats {
   readonly ipcErrors: number;
   /** The sim thread is running. */
   readonly running: boolean;
+  /** Orders resting in the sim's books now. */
+  readonly restingOrders: number;
 }
 
 /**

@@ -10,7 +10,7 @@
  */
 
 import { ClosedError, ErrorCode, errorFromStatus, type LiveError, NativeError } from "../errors.ts";
-import type { BookLevel, Order, Position } from "../models.ts";
+import type { BookLevel, Order, Position, RequestStats } from "../models.ts";
 import type { ValidOrder } from "../orders.ts";
 import { decodeOrder, RecordDecoder } from "./codec.ts";
 import { loadLibrary, type LoadOptions, type NativeLibrary } from "./library.ts";
@@ -94,6 +94,22 @@ export interface NativeStats {
   ringCapacity: number;
   /** Records ready to drain now. */
   ready: number;
+  /** Requests accepted and waiting to be sent. */
+  requestsQueued: number;
+  /** Requests sent and not answered yet (all connectors). */
+  requestsInFlight: number;
+  /** Requests sent in total. */
+  requestsSent: number;
+  /** Requests never answered (timeouts, connector down or restarted while in flight). */
+  requestsUnanswered: number;
+  /** Submits and cancels refused because the queue was full. */
+  requestsRefused: number;
+  /** Orders adopted from the connector's registration answers. */
+  ordersAdopted: number;
+  /** Requests in flight allowed per connector (the smallest window in effect). */
+  window: number;
+  /** Requests that may wait to be sent. */
+  maxQueuedRequests: number;
 }
 
 const STATS = [
@@ -105,7 +121,29 @@ const STATS = [
   "engineLoops",
   "ringCapacity",
   "ready",
+  "requestsQueued",
+  "requestsInFlight",
+  "requestsSent",
+  "requestsUnanswered",
+  "requestsRefused",
+  "ordersAdopted",
+  "window",
+  "maxQueuedRequests",
 ] as const satisfies readonly (keyof NativeStats)[];
+
+/** The order-path part of the core's counters (zeros before the first read). */
+export function requestStats(st: NativeStats | undefined): RequestStats {
+  return {
+    queued: st?.requestsQueued ?? 0,
+    inFlight: st?.requestsInFlight ?? 0,
+    sent: st?.requestsSent ?? 0,
+    unanswered: st?.requestsUnanswered ?? 0,
+    refused: st?.requestsRefused ?? 0,
+    adopted: st?.ordersAdopted ?? 0,
+    window: st?.window ?? 0,
+    maxQueued: st?.maxQueuedRequests ?? 0,
+  };
+}
 
 /** GC backstop: closes a native client whose owner was collected unclosed. */
 const finalizer = new FinalizationRegistry<{ lib: NativeLibrary; handle: number }>(
@@ -314,10 +352,13 @@ export class NativeClient {
     return r;
   }
 
-  /** Market records the engine dropped so far (undefined if unreadable). */
-  engineDrops(): number | undefined {
-    const st = this.#stats;
-    return this.lib.symbols.hl_client_stats(this.handle, st, 2) > 1 ? st[1] : undefined;
+  /**
+   * Ties the client to the calling thread: the core closes it (cancelling on
+   * exit) when this thread ends, e.g. a Worker terminated. Synchronous on
+   * purpose: a pool thread would end while the client lives.
+   */
+  guard(): void {
+    this.#check(this.lib.symbols.hl_client_guard(this.handle), "Cannot guard the client");
   }
 
   /** Fault injection (`hl_client_fault`). */
@@ -369,6 +410,7 @@ export const SIM_STATS = [
   "expired",
   "ipcErrors",
   "running",
+  "restingOrders",
 ] as const;
 
 /** One in-process sim connector (`hl_sim_*`). */

@@ -95,6 +95,8 @@ export const symbols = {
     nonblocking: true,
   },
   hl_client_wake: { parameters: ["u32" /* h: u32 */], result: "i32" },
+  /** Ties the client to the calling thread: closed (cancel on exit) when it ends. Never nonblocking. */
+  hl_client_guard: { parameters: ["u32" /* h: u32 */], result: "i32" },
   hl_client_bell_listen: {
     parameters: [
       "u32", // h: u32

@@ -43,6 +43,16 @@ Deno.test("HealthRecorder counts feed latency only from the instrument's registr
     streamDrops: {},
     rateLimited: 0,
     engineDrops: 0,
+    requests: {
+      queued: 0,
+      inFlight: 0,
+      sent: 0,
+      unanswered: 0,
+      refused: 0,
+      adopted: 0,
+      window: 0,
+      maxQueued: 0,
+    },
   });
   assert.equal(s.feedLatency.count, 1);
   assert.equal(s.feedLocalToJs.p50, 100);

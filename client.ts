@@ -42,7 +42,7 @@ import {
   Side,
   type Trade,
 } from "./models.ts";
-import { OrderDesk, type WaitOptions } from "./order_desk.ts";
+import { type CancelAllOptions, OrderDesk, type WaitOptions } from "./order_desk.ts";
 import {
   checkTimeout,
   type ConnectOptions,
@@ -57,7 +57,7 @@ import { StreamHub, type StreamItem, type StreamKind, type StreamOptions } from 
 
 export type { ConnectOptions, DepthKind, InstrumentOptions } from "./options.ts";
 export type { StreamItem, StreamKind, StreamOptions } from "./streams.ts";
-export type { WaitOptions } from "./order_desk.ts";
+export type { CancelAllOptions, WaitOptions } from "./order_desk.ts";
 export type { NativeStats } from "./ffi/native.ts";
 export type { ClientEvents } from "./router.ts";
 
@@ -639,11 +639,14 @@ export class LiveClient {
    */
   cancelAll(asset?: number): number[];
   /** Cancels every active order and resolves with their final states. */
-  cancelAll(asset: number | undefined, options: WaitOptions & { wait: true }): Promise<Order[]>;
+  cancelAll(
+    asset: number | undefined,
+    options: CancelAllOptions & { wait: true },
+  ): Promise<Order[]>;
   /** Cancels every active order (see the first overload). */
-  cancelAll(asset?: number, options?: WaitOptions): number[] | Promise<Order[]>;
+  cancelAll(asset?: number, options?: CancelAllOptions): number[] | Promise<Order[]>;
   /** Implementation. */
-  cancelAll(asset?: number, options?: WaitOptions): number[] | Promise<Order[]> {
+  cancelAll(asset?: number, options?: CancelAllOptions): number[] | Promise<Order[]> {
     try {
       this.#assertOpen("Cannot cancel all orders");
       if (options?.wait) this.#checkWait(options, 0);

@@ -48,7 +48,7 @@ export * from "./errors.ts";
 export { type ClientEvents, LiveClient, type NativeStats } from "./client.ts";
 export { type ConnectOptions, type DepthKind, type InstrumentOptions } from "./options.ts";
 export { type StreamItem, type StreamKind, type StreamOptions } from "./streams.ts";
-export { type WaitOptions } from "./order_desk.ts";
+export { type CancelAllOptions, type WaitOptions } from "./order_desk.ts";
 export {
   type ApplyResult,
   type Direction,

@@ -21,6 +21,8 @@ const decoder = new TextDecoder();
 
 /** `HL_E_CLOSED`. */
 const E_CLOSED = -3;
+/** `HL_E_BUFFER`. */
+const E_BUFFER = -10;
 
 type OpenFn<R> = (
   cfg: Uint8Array,
@@ -324,12 +326,16 @@ export class NativeClient {
 
   /** The core's active orders of `asset`. */
   orders(asset: number): Order[] {
-    const cap = 4096;
-    const buf = new Uint8Array(cap * RECORD_SIZE);
-    const n = this.#check(
-      this.lib.symbols.hl_client_orders(this.handle, asset, buf, cap),
-      "Cannot list orders",
-    );
+    let cap = 4096;
+    let buf = new Uint8Array(cap * RECORD_SIZE);
+    let rc = this.lib.symbols.hl_client_orders(this.handle, asset, buf, cap);
+    // More orders than records in the buffer (HL_E_BUFFER): grow it to what the core holds.
+    for (let tries = 0; rc === E_BUFFER && tries < 8; tries++) {
+      cap *= 4;
+      buf = new Uint8Array(cap * RECORD_SIZE);
+      rc = this.lib.symbols.hl_client_orders(this.handle, asset, buf, cap);
+    }
+    const n = this.#check(rc, "Cannot list orders");
     const v = new DataView(buf.buffer);
     const now = this.now();
     const out: Order[] = [];

@@ -14,6 +14,7 @@ import {
   type SimOptions,
 } from "../mod.ts";
 import type { ConnectOptions } from "../client.ts";
+import assert from "node:assert/strict";
 
 let counter = 0;
 
@@ -216,4 +217,46 @@ export function spawnScript(
       return { code, out, err: await err };
     },
   };
+}
+
+/**
+ * Starts the `hftlive-sim` binary as connector `name` (btcusdt, tick 0.1, lot 0.001, 50,000) and
+ * resolves once it says it is ready; its output is drained so it never blocks.
+ */
+export function spawnSim(name: string, rate = 500): Promise<Deno.ChildProcess> {
+  const child = new Deno.Command(simBin, {
+    args: [
+      name,
+      "--rate",
+      String(rate),
+      "--seed",
+      "3",
+      "--symbol",
+      "btcusdt",
+      "--tick",
+      "0.1",
+      "--lot",
+      "0.001",
+      "--price",
+      "50000",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  return (async () => {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!out.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += value;
+    }
+    assert.match(out, new RegExp(`^ready ${name}`));
+    // Keep draining so the child never blocks on a full pipe.
+    (async () => {
+      while (!(await reader.read()).done) { /* discard */ }
+    })().catch(() => {});
+    child.stderr.cancel().catch(() => {});
+    return child;
+  })();
 }

@@ -5,8 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { OrderStatus } from "../mod.ts";
-import { connect, spawnScript, startSim } from "./helpers.ts";
+import { LiveClient, OrderStatus } from "../mod.ts";
+import { connect, spawnScript, spawnSim, startSim, uniqueName } from "./helpers.ts";
 
 const LOT = 0.001;
 
@@ -55,4 +55,38 @@ for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
     assert.equal(status, code, `${out}\n${err}`);
     assert.equal(out.match(/^canceled \d+$/gm)?.length, 3, out);
   });
+}
+
+for (const [how, code] of [["exit", 0], ["throw", 1]] as const) {
+  Deno.test(`cancel on exit: leaving the process (${how}) without close() cancels the resting orders`, async () => {
+    const name = uniqueName("exit");
+    const simProc = await spawnSim(name, 50);
+    try {
+      const script = spawnScript(new URL("./fixtures/exit_abruptly.ts", import.meta.url), [
+        name,
+        how,
+      ]);
+      const { code: status, out, err } = await script.finish();
+      assert.match(out, /resting/);
+      assert.equal(status, code, err);
+      // A new client would adopt anything left resting: nothing is.
+      await using client = await LiveClient.connect({
+        instruments: [{ connector: name, symbol: "btcusdt", tickSize: 0.1, lotSize: LOT }],
+        ready: 10_000,
+      });
+      await barrierOn(client);
+      assert.equal(client.orders().length, 0);
+      assert.equal(client.health.requests.adopted, 0);
+    } finally {
+      simProc.kill("SIGKILL");
+      await simProc.status;
+    }
+  });
+}
+
+/** One trade seen: the registration answer (where adopted orders come) was delivered before it. */
+async function barrierOn(client: LiveClient): Promise<void> {
+  const r = client.stream("trades").getReader();
+  await r.read();
+  await r.cancel();
 }

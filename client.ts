@@ -21,7 +21,7 @@ import { Callbacks } from "./callbacks.ts";
 import { guardOnExit, unguard } from "./exit_guard.ts";
 import { Connectivity } from "./connectivity.ts";
 import { RECORD_TYPES } from "./ffi/codec.ts";
-import { NativeClient, type NativeStats } from "./ffi/native.ts";
+import { NativeClient, type NativeStats, requestStats } from "./ffi/native.ts";
 import { openWake, type WakeSource } from "./ffi/wake.ts";
 import { HealthRecorder } from "./health.ts";
 import {
@@ -42,9 +42,11 @@ import {
   Side,
   type Trade,
 } from "./models.ts";
-import { OrderDesk, type WaitOptions } from "./order_desk.ts";
+import { type CancelAllOptions, OrderDesk, type WaitOptions } from "./order_desk.ts";
 import {
   checkTimeout,
+  CLIENT_FAULTS,
+  type ClientFault,
   type ConnectOptions,
   nativeConfig,
   type ResolvedOptions,
@@ -57,7 +59,7 @@ import { StreamHub, type StreamItem, type StreamKind, type StreamOptions } from 
 
 export type { ConnectOptions, DepthKind, InstrumentOptions } from "./options.ts";
 export type { StreamItem, StreamKind, StreamOptions } from "./streams.ts";
-export type { WaitOptions } from "./order_desk.ts";
+export type { CancelAllOptions, WaitOptions } from "./order_desk.ts";
 export type { NativeStats } from "./ffi/native.ts";
 export type { ClientEvents } from "./router.ts";
 
@@ -104,9 +106,10 @@ export class LiveClient {
   #closePromise: Promise<void> | undefined;
   #inPoll = false;
   #snapshotTimer: ReturnType<typeof setInterval> | undefined;
-  #engineDrops = 0;
   /** When the pump's last wake-up reached JavaScript (ns), until the next drain uses it. */
   #wokeAt = 0;
+  /** The core's counters, as last read. */
+  #stats: NativeStats | undefined;
 
   private constructor(native: NativeClient, opts: ResolvedOptions, conn: Connectivity) {
     this.#native = native;
@@ -132,7 +135,6 @@ export class LiveClient {
       callbacks: this.#callbacks,
       connectivity: conn,
       health,
-      connectorOf: (a) => opts.instruments[a].connector,
       staleAfterNs: opts.staleAfterMs * 1e6,
       now: () => native.now(),
       depth: (a, levels) => this.depth(a, levels),
@@ -219,6 +221,8 @@ export class LiveClient {
       blocking: options.inline === true,
     });
     try {
+      // The core closes it (cancelling on exit) when this thread ends, e.g. a Worker terminated.
+      if (opts.cancelOnExit) native.guard();
       return new LiveClient(native, opts, conn);
     } catch (e) {
       await native.close(); // nothing may stay open
@@ -643,11 +647,14 @@ export class LiveClient {
    */
   cancelAll(asset?: number): number[];
   /** Cancels every active order and resolves with their final states. */
-  cancelAll(asset: number | undefined, options: WaitOptions & { wait: true }): Promise<Order[]>;
+  cancelAll(
+    asset: number | undefined,
+    options: CancelAllOptions & { wait: true },
+  ): Promise<Order[]>;
   /** Cancels every active order (see the first overload). */
-  cancelAll(asset?: number, options?: WaitOptions): number[] | Promise<Order[]>;
+  cancelAll(asset?: number, options?: CancelAllOptions): number[] | Promise<Order[]>;
   /** Implementation. */
-  cancelAll(asset?: number, options?: WaitOptions): number[] | Promise<Order[]> {
+  cancelAll(asset?: number, options?: CancelAllOptions): number[] | Promise<Order[]> {
     try {
       this.#assertOpen("Cannot cancel all orders");
       if (options?.wait) this.#checkWait(options, 0);
@@ -834,9 +841,10 @@ export class LiveClient {
     const closed = this.#closed;
     const now = closed ? 0 : this.#native.now();
     if (!closed) {
-      this.#engineDrops = this.#native.engineDrops() ?? this.#engineDrops;
+      this.#stats = this.#native.stats(); // the last one stays readable after close
       this.#health.roll(now);
     }
+    const st = this.#stats;
     const staleNs = this.#opts.staleAfterMs * 1e6;
     const connectors = this.#conn.connectorsUp();
     if (closed) { for (const k in connectors) connectors[k] = false; }
@@ -848,7 +856,8 @@ export class LiveClient {
       ),
       streamDrops: this.#streams.drops,
       rateLimited: this.#desk.rateLimited,
-      engineDrops: this.#engineDrops,
+      engineDrops: st?.marketDropped ?? 0,
+      requests: requestStats(st),
     });
   }
 
@@ -866,20 +875,9 @@ export class LiveClient {
   }
 
   /**
-   * Fault injection, for testing how a strategy copes with a failing core:
-   * `"enginePanic"` makes the native engine panic at its next step, as a bug
-   * in the core would. A stream-mode client then reports the failure on
-   * `errors` and to `error` callbacks and closes itself (streams deliver what
-   * they hold, then error; waits reject); in poll mode `poll()` throws
-   * {@linkcode NativeError} (status -12, `HL_E_ENGINE`) from then on.
-   * `"unknownRecord"` makes the engine emit one record of a kind this module
-   * does not know (as a newer core would): it is skipped, counted in
-   * `health.unknownRecords` and reported once on `errors`. `"flood"` starts
-   * the test producer: the engine fills its ring with trades of asset 0 whose
-   * `price` is a sequence number (0, 1, 2, …) as fast as the client drains
-   * them, never dropping one (a producer that is not the bottleneck, for
-   * throughput benchmarks); `"floodStop"` stops it. Only a library built with
-   * the cargo feature `fault-injection` has them; others throw {@linkcode NativeError}.
+   * Fault injection, for testing how a strategy copes with a failing core
+   * (see {@linkcode ClientFault}); throws {@linkcode ValidationError} for
+   * another name.
    *
    * @example
    * ```ts ignore
@@ -887,11 +885,11 @@ export class LiveClient {
    * client.injectFault("enginePanic");
    * ```
    */
-  injectFault(fault: "enginePanic" | "unknownRecord" | "flood" | "floodStop"): void {
+  injectFault(fault: ClientFault): void {
     this.#assertOpen("Cannot inject a fault");
-    if (!["enginePanic", "unknownRecord", "flood", "floodStop"].includes(fault)) {
+    if (!CLIENT_FAULTS.includes(fault)) {
       throw new ValidationError(
-        `Cannot inject fault "${fault}": not "enginePanic", "unknownRecord", "flood" or "floodStop"`,
+        `Cannot inject fault "${fault}": not ${CLIENT_FAULTS.map((f) => `"${f}"`).join(", ")}`,
       );
     }
     this.#native.fault(fault);

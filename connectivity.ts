@@ -2,11 +2,12 @@
  * Connectivity: one status record per connector and per instrument, driven
  * by the core's CONNECTOR and INSTRUMENT events and by the clock. It holds no
  * I/O and emits nothing: each method returns the transitions it caused
- * (connect, disconnect, reconnect, stale, fresh, ready, and the orders to
- * reconcile after a connector restart), and the client acts on them.
+ * (connect, disconnect, reconnect, stale, fresh, ready), and the client acts
+ * on them. (Orders after a connector restart are reconciled by the native
+ * core itself, which holds the authoritative order state.)
  *
  * A connector "reconnects" when it was seen down, came back, and every one of
- * its instruments registered again (books rebuilt, orders reconciled).
+ * its instruments registered again (books rebuilt, orders reconciled by the core).
  *
  * @example
  * ```ts
@@ -54,9 +55,6 @@ export interface InstrumentName {
  * - `reconnect`: a connector came back and all its instruments registered again.
  * - `stale` / `fresh`: an instrument stopped / resumed getting market data.
  * - `ready`: every instrument is registered.
- * - `reconcile`: an instrument registered again after its connector restarted;
- *   orders of it that were requested before `after` (ns) and are not in `seen`
- *   (the orders the connector reported in its answer) are unknown to it.
  *
  * @example
  * ```ts
@@ -67,13 +65,7 @@ export interface InstrumentName {
 export type Transition =
   | { readonly type: "connect" | "disconnect" | "reconnect"; readonly event: ConnectorEvent }
   | { readonly type: "stale" | "fresh"; readonly health: InstrumentHealth }
-  | { readonly type: "ready" }
-  | {
-    readonly type: "reconcile";
-    readonly asset: number;
-    readonly seen: ReadonlySet<number>;
-    readonly after: number;
-  };
+  | { readonly type: "ready" };
 
 interface ConnectorStatus {
   readonly name: string;
@@ -92,12 +84,8 @@ interface InstrumentStatus {
   /** Receive time of the last market event (ns), or of the registration. */
   lastMarket: number;
   stale: boolean;
-  /** Inside the connector's registration answer. */
-  inBatch: boolean;
-  /** Order ids the connector reported in its registration answer. */
-  readonly batchOrders: Set<number>;
-  /** > 0 after a connector restart: when it came back (ns), until reconciled. */
-  reconcileAfter: number;
+  /** Registering again after its connector restarted (the reconnect waits for it). */
+  rejoining: boolean;
 }
 
 const NONE: readonly Transition[] = Object.freeze([]);
@@ -137,9 +125,7 @@ export class Connectivity {
         waitingForConnector: false,
         lastMarket: 0,
         stale: false,
-        inBatch: false,
-        batchOrders: new Set<number>(),
-        reconcileAfter: 0,
+        rejoining: false,
       };
     });
   }
@@ -198,12 +184,6 @@ export class Connectivity {
     this.#instruments[asset].lastMarket = recvTs;
   }
 
-  /** An order update of `asset` arrived: remembered if it is part of a registration answer. */
-  orderSeen(asset: number, orderId: number): void {
-    const i = this.#instruments[asset];
-    if (i !== undefined && i.inBatch) i.batchOrders.add(orderId);
-  }
-
   /**
    * A CONNECTOR event. An "up" while already up is a connector that restarted
    * between two liveness checks (a new publisher): it counts as down, then up.
@@ -219,10 +199,10 @@ export class Connectivity {
     c.up = ev.up;
     if (ev.up) {
       if (prev === false && c.wasDown) {
-        // Back after being down: every instrument registers again, then is reconciled.
+        // Back after being down: every instrument registers again.
         for (const a of c.assets) {
           this.#instruments[a].registered = false;
-          this.#instruments[a].reconcileAfter = ev.ts;
+          this.#instruments[a].rejoining = true;
         }
       }
       if (c.everUp) return NONE;
@@ -249,31 +229,17 @@ export class Connectivity {
       i.waitingForConnector = true;
       return NONE;
     }
-    if (ev.state === InstrumentState.SnapshotBegin) {
-      i.batchOrders.clear();
-      i.inBatch = true;
-      return NONE;
-    }
     if (ev.state !== InstrumentState.Registered) return NONE;
     i.waitingForConnector = false;
     i.registered = true;
-    i.inBatch = false;
     i.lastMarket = ev.ts; // staleness counts from registration
     const out: Transition[] = [];
-    if (i.reconcileAfter > 0) {
-      out.push({
-        type: "reconcile",
-        asset: ev.asset,
-        seen: new Set(i.batchOrders),
-        after: i.reconcileAfter,
-      });
-      i.reconcileAfter = 0;
+    if (i.rejoining) {
+      i.rejoining = false;
       const c = this.#connectors[i.connector];
       if (
         c.wasDown &&
-        c.assets.every((a) =>
-          this.#instruments[a].registered && this.#instruments[a].reconcileAfter === 0
-        )
+        c.assets.every((a) => this.#instruments[a].registered && !this.#instruments[a].rejoining)
       ) {
         out.push({
           type: "reconnect",
@@ -281,7 +247,6 @@ export class Connectivity {
         });
       }
     }
-    i.batchOrders.clear();
     if (this.allRegistered) out.push({ type: "ready" });
     return out;
   }

@@ -44,6 +44,8 @@ export const Status = {
   Buffer: -10,
   State: -11,
   Engine: -12,
+  Backpressure: -13,
+  Limit: -14,
 } as const;
 /** A status code of the C ABI. */
 export type Status = typeof Status[keyof typeof Status];
@@ -62,6 +64,8 @@ const STATUS_NAMES: Record<number, string> = {
   [-10]: "HL_E_BUFFER",
   [-11]: "HL_E_STATE",
   [-12]: "HL_E_ENGINE",
+  [-13]: "HL_E_BACKPRESSURE",
+  [-14]: "HL_E_LIMIT",
 };
 
 /**
@@ -100,6 +104,8 @@ export const ErrorCode = {
   StreamOverflow: "STREAM_OVERFLOW",
   CancelAll: "CANCEL_ALL",
   Mode: "MODE",
+  Backpressure: "BACKPRESSURE",
+  Limit: "LIMIT",
 } as const;
 /** A {@linkcode LiveError} code. */
 export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode];
@@ -355,6 +361,45 @@ export class ModeError extends LiveError {
 }
 
 /**
+ * The core's queue of requests waiting to be sent is full (`maxQueuedRequests`:
+ * the connector answers slower than requests come). Nothing was queued: retry
+ * once answers come in (`health.requests` shows the queue).
+ *
+ * @example
+ * ```ts
+ * import { BackpressureError } from "./errors.ts";
+ * console.log(new BackpressureError("Cannot submit order 3: 1000000 requests wait").code);
+ * ```
+ */
+export class BackpressureError extends LiveError {
+  /** Creates the error. */
+  constructor(message: string, options?: LiveErrorOptions) {
+    super(ErrorCode.Backpressure, message, options);
+    this.name = "BackpressureError";
+  }
+}
+
+/**
+ * A limit of hftbacktest's IPC was reached when connecting: too many clients
+ * or bots on one connector (iceoryx2 allows 20 nodes per service; an hftlive
+ * client takes 2), or a channel configuration (`buffer_size`, `max_bots`)
+ * that does not match the connector's. The message says which and what to do.
+ *
+ * @example
+ * ```ts
+ * import { LimitError } from "./errors.ts";
+ * console.log(new LimitError("Cannot connect: too many clients on connector bf").code);
+ * ```
+ */
+export class LimitError extends LiveError {
+  /** Creates the error. */
+  constructor(message: string, options?: LiveErrorOptions) {
+    super(ErrorCode.Limit, message, options);
+    this.name = "LimitError";
+  }
+}
+
+/**
  * The connector is unreachable or went away (IPC failure, connector down while
  * a request was outstanding: then {@linkcode LiveError.ambiguous} is true).
  *
@@ -426,6 +471,10 @@ export function errorFromStatus(
       return new DuplicateOrderIdError(text, opts);
     case Status.State:
       return new InvalidOrderStatusError(text, opts);
+    case Status.Backpressure:
+      return new BackpressureError(text, opts);
+    case Status.Limit:
+      return new LimitError(text, opts);
     default:
       return new NativeError(text, opts);
   }

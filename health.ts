@@ -23,6 +23,7 @@ import type {
   InstrumentHealth,
   LatencyStats,
   Order,
+  RequestStats,
   Trade,
 } from "./models.ts";
 import { isTerminalStatus, OrderStatus } from "./models.ts";
@@ -150,6 +151,10 @@ export class RateCounter {
  * const p: HealthParts = {
  *   connected: true, connectors: { bf: true }, instruments: [], streamDrops: {}, rateLimited: 0,
  *   engineDrops: 0,
+ *   requests: {
+ *     queued: 0, inFlight: 0, sent: 0, unanswered: 0, refused: 0, adopted: 0, window: 0,
+ *     maxQueued: 0,
+ *   },
  * };
  * ```
  */
@@ -166,6 +171,8 @@ export interface HealthParts {
   readonly rateLimited: number;
   /** Market records the engine dropped (its own counter, read now). */
   readonly engineDrops: number;
+  /** The core's requests (read now). */
+  readonly requests: RequestStats;
 }
 
 /**
@@ -194,6 +201,7 @@ export class HealthRecorder {
   readonly #orderExchResp = new LatencyWindow();
   readonly #rates = new RateCounter();
   readonly #errors: Record<string, number> = {};
+  readonly #feedFrom: number[] = [];
   /** When the last batch of events was processed (ns). */
   lastEventAt = 0;
   /** Drops the engine reported in order with `dropped` events. */
@@ -237,8 +245,18 @@ export class HealthRecorder {
     this.#rates.roll(now);
   }
 
+  /**
+   * Feed latency counts for `asset` from `ts` on (its registration): events
+   * published before that were queued while the client was connecting, and
+   * their latency is the connect time, not the feed's.
+   */
+  feedFrom(asset: number, ts: number): void {
+    this.#feedFrom[asset] = ts;
+  }
+
   /** Feed latency samples of a trade or best bid/offer with real timestamps. */
   market(ev: Trade | BookUpdate): void {
+    if (!(ev.localTs >= this.#feedFrom[ev.asset])) return; // before registration (or unknown)
     this.#feed.add(ev.recvTs - ev.exchTs);
     this.#feedExchLocal.add(ev.localTs - ev.exchTs);
     this.#feedLocalJs.add(ev.recvTs - ev.localTs);
@@ -295,6 +313,7 @@ export class HealthRecorder {
       errors: { ...this.#errors },
       reconnects: this.reconnects,
       callbackErrors: this.callbackErrors,
+      requests: parts.requests,
     };
   }
 }

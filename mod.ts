@@ -8,13 +8,17 @@
  * epoch (exact to ~256 ns today); prices and quantities are in instrument
  * units.
  *
- * Run with `deno run --allow-ffi --allow-env --allow-read`.
+ * Under Deno it needs only `--allow-ffi`; `--allow-net --allow-read=/tmp
+ * --allow-write=/tmp` add the faster doorbell wake-up for streams. The same
+ * module is on npm as `hftlive` (Node 20+). The native library comes from the
+ * npm package `@hftlive/linux-x64-gnu` (Linux x86-64, glibc >= 2.34) unless
+ * `libPath`, `HFTLIVE_LIB` or a cargo build beside the module gives one.
  *
  * @example Trading against the embedded paper exchange
  * ```ts ignore
  * import { LiveClient, OrderStatus, Side, Sim } from "./mod.ts";
  *
- * await using sim = Sim.start({
+ * await using sim = await Sim.start({
  *   name: `paper-${Deno.pid}`,
  *   instruments: [{ symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001, startPrice: 50_000 }],
  *   rate: 1000,
@@ -42,9 +46,14 @@
 export * from "./models.ts";
 export * from "./errors.ts";
 export { type ClientEvents, LiveClient, type NativeStats } from "./client.ts";
-export { type ConnectOptions, type DepthKind, type InstrumentOptions } from "./options.ts";
+export {
+  type ClientFault,
+  type ConnectOptions,
+  type DepthKind,
+  type InstrumentOptions,
+} from "./options.ts";
 export { type StreamItem, type StreamKind, type StreamOptions } from "./streams.ts";
-export { type WaitOptions } from "./order_desk.ts";
+export { type CancelAllOptions, type WaitOptions } from "./order_desk.ts";
 export {
   type ApplyResult,
   type Direction,
@@ -65,3 +74,5 @@ export { LatencyWindow, RateCounter } from "./health.ts";
 export { Sim, SimFault, type SimInstrument, type SimOptions, type SimStats } from "./sim.ts";
 export { runWorkerStrategy, StrategyWorker, type WorkerStrategyContext } from "./worker.ts";
 export { candidatePaths, type LoadOptions } from "./ffi/library.ts";
+export { formatEvent, formatOrder, isoTime } from "./format.ts";
+export { ABI_VERSION, VERSION } from "./ffi/symbols.ts";

@@ -172,6 +172,53 @@ export function orderStatusName(status: number): string {
   return STATUS_NAMES[status] ?? `Unknown(${status})`;
 }
 
+function namesOf(values: Readonly<Record<string, number>>): ReadonlyMap<number, string> {
+  return new Map(Object.entries(values).map(([k, v]) => [v, k]));
+}
+
+const SIDE_NAMES = namesOf(Side);
+const TIF_NAMES = namesOf(TimeInForce);
+const ORDER_TYPE_NAMES = namesOf(OrderType);
+
+/**
+ * The name of a side: `"Buy"`, `"Sell"` or `"None"`.
+ *
+ * @example
+ * ```ts
+ * import { Side, sideName } from "./models.ts";
+ * console.log(sideName(Side.Sell)); // "Sell"
+ * ```
+ */
+export function sideName(side: number): string {
+  return SIDE_NAMES.get(side) ?? `Unknown(${side})`;
+}
+
+/**
+ * The name of a time in force, e.g. `"GTX"`.
+ *
+ * @example
+ * ```ts
+ * import { TimeInForce, timeInForceName } from "./models.ts";
+ * console.log(timeInForceName(TimeInForce.IOC)); // "IOC"
+ * ```
+ */
+export function timeInForceName(tif: number): string {
+  return TIF_NAMES.get(tif) ?? `Unknown(${tif})`;
+}
+
+/**
+ * The name of an order type: `"Limit"` or `"Market"`.
+ *
+ * @example
+ * ```ts
+ * import { OrderType, orderTypeName } from "./models.ts";
+ * console.log(orderTypeName(OrderType.Market)); // "Market"
+ * ```
+ */
+export function orderTypeName(type: number): string {
+  return ORDER_TYPE_NAMES.get(type) ?? `Unknown(${type})`;
+}
+
 /**
  * True for statuses that never change again (Filled, Canceled, Expired,
  * Rejected, Replaced).
@@ -208,6 +255,32 @@ export const ErrorKind = {
 } as const;
 /** An {@linkcode ErrorKind} value. */
 export type ErrorKind = typeof ErrorKind[keyof typeof ErrorKind];
+
+/**
+ * The `code` of an {@linkcode ErrorEvent} of kind `Engine`: what the core
+ * says about a request or an order (`orderId` names it).
+ *
+ * @example
+ * ```ts
+ * import { EngineErrorCode, type ErrorEvent, ErrorKind } from "./models.ts";
+ * const unanswered = (e: ErrorEvent): boolean =>
+ *   e.kind === ErrorKind.Engine && e.code === EngineErrorCode.Unanswered;
+ * ```
+ */
+export const EngineErrorCode = {
+  /** Something else went wrong in the core (IPC receive, …). */
+  Other: 0,
+  /** The request was not sent (connector down, IPC send failure): nothing reached the exchange. */
+  NotSent: 1,
+  /** No answer within `requestTimeoutMs`: a cancel may be sent again. */
+  Unanswered: 2,
+  /** Not reported by a restarted connector: marked Expired, outcome ambiguous. */
+  ExpiredAfterRestart: 3,
+  /** Cancel on exit: what was sent and answered. */
+  CancelOnExit: 4,
+} as const;
+/** An {@linkcode EngineErrorCode} value. */
+export type EngineErrorCode = typeof EngineErrorCode[keyof typeof EngineErrorCode];
 
 const ERROR_KIND_NAMES: Readonly<Record<number, string>> = {
   0: "ConnectionInterrupted",
@@ -250,6 +323,21 @@ export const InstrumentState = {
 } as const;
 /** An {@linkcode InstrumentState} value. */
 export type InstrumentState = typeof InstrumentState[keyof typeof InstrumentState];
+
+const INSTRUMENT_STATE_NAMES = namesOf(InstrumentState);
+
+/**
+ * The name of an instrument's registration state, e.g. `"Registered"`.
+ *
+ * @example
+ * ```ts
+ * import { InstrumentState, instrumentStateName } from "./models.ts";
+ * console.log(instrumentStateName(InstrumentState.Registered)); // "Registered"
+ * ```
+ */
+export function instrumentStateName(state: number): string {
+  return INSTRUMENT_STATE_NAMES.get(state) ?? `Unknown(${state})`;
+}
 
 /**
  * One price level.
@@ -795,4 +883,34 @@ export interface ConnectionHealth {
   readonly reconnects: number;
   /** Exceptions thrown by callbacks (each reported as a `Client` error event). */
   readonly callbackErrors: number;
+  /** The core's order path: paced requests (read from the core now). */
+  readonly requests: RequestStats;
+}
+
+/**
+ * The core's requests to its connectors (see `ConnectOptions.maxInFlight`).
+ *
+ * @example
+ * ```ts
+ * import type { RequestStats } from "./models.ts";
+ * const busy = (r: RequestStats): boolean => r.queued > 0;
+ * ```
+ */
+export interface RequestStats {
+  /** Accepted, waiting to be sent (the connector answers slower than requests come). */
+  readonly queued: number;
+  /** Sent, not answered yet. */
+  readonly inFlight: number;
+  /** Sent in total. */
+  readonly sent: number;
+  /** Never answered (timed out, or in flight when the connector went away). */
+  readonly unanswered: number;
+  /** Refused with `BackpressureError` (the queue was full). */
+  readonly refused: number;
+  /** Orders adopted from the connector's registration answers. */
+  readonly adopted: number;
+  /** Requests in flight allowed per connector. */
+  readonly window: number;
+  /** Requests that may wait to be sent. */
+  readonly maxQueued: number;
 }

@@ -125,6 +125,31 @@ export interface ConnectOptions {
   readonly cancelOnExit?: boolean;
   /** How long `close()` waits for the exchange to confirm those cancels (ms, default 5000). */
   readonly exitTimeoutMs?: number;
+  /**
+   * Requests sent to a connector and not answered yet, at most (per connector).
+   * The connector's IPC buffer overwrites the oldest unread request when it is
+   * full, so the core paces sends: beyond this many, requests wait in its
+   * queue. Default: half the connector's buffer (`buffer_size`).
+   */
+  readonly maxInFlight?: number;
+  /**
+   * Requests waiting to be sent, at most (default 1,000,000): one more submit
+   * or cancel throws {@linkcode BackpressureError} with nothing queued.
+   */
+  readonly maxQueuedRequests?: number;
+  /**
+   * A request unanswered this long is reported on `errors` (an unanswered
+   * cancel can then be sent again; ms, default 10000).
+   */
+  readonly requestTimeoutMs?: number;
+  /**
+   * Take over the active orders the connector reports when an instrument
+   * registers (default true): orders a dead client left resting become this
+   * client's, listed by `orders()` and cancelled by `cancelAll()`. Set false
+   * when several bots trade the same symbol through one connector (the
+   * protocol does not say which bot placed an order).
+   */
+  readonly adoptOrders?: boolean;
   /** Interval of the `snapshots` stream (ms, default 1000). */
   readonly snapshotIntervalMs?: number;
   /** Levels per side in `snapshots` (default 10). */
@@ -190,6 +215,8 @@ export interface ResolvedOptions {
   readonly exitTimeoutMs: number;
 }
 
+const NATIVE_ONLY = ["maxInFlight", "maxQueuedRequests", "requestTimeoutMs", "adoptOrders"];
+
 /**
  * Fills in the defaults of `options` and checks what the client itself uses
  * (the core checks the rest when it parses {@linkcode nativeConfig}). Throws
@@ -251,6 +278,14 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
     int("livenessIntervalMs", o.livenessIntervalMs, 1, 60_000);
   }
   if (o.botId !== undefined) int("botId", o.botId, 1, Number.MAX_SAFE_INTEGER);
+  if (o.maxInFlight !== undefined) int("maxInFlight", o.maxInFlight, 1, 1_000_000);
+  if (o.maxQueuedRequests !== undefined) {
+    int("maxQueuedRequests", o.maxQueuedRequests, 1, 100_000_000);
+  }
+  if (o.requestTimeoutMs !== undefined) {
+    int("requestTimeoutMs", o.requestTimeoutMs, 1, MAX_TIMER_MS);
+  }
+  bool("adoptOrders", o.adoptOrders, true);
   if (o.rateLimit !== undefined) {
     const r = o.rateLimit;
     if (r === null || typeof r !== "object") {
@@ -354,6 +389,7 @@ const OPTION_NAMES = new Set([
   "rounding",
   "cancelOnExit",
   "exitTimeoutMs",
+  ...NATIVE_ONLY,
 ]);
 
 function int(name: string, v: unknown, min: number, max: number): number {
@@ -464,5 +500,37 @@ export function nativeConfig(r: ResolvedOptions): Record<string, unknown> {
     liveness_interval_ms: o.livenessIntervalMs,
     bot_id: o.botId,
     mode: o.inline ? "inline" : undefined,
+    max_in_flight: o.maxInFlight,
+    max_queued_requests: o.maxQueuedRequests,
+    request_timeout_ms: o.requestTimeoutMs,
+    adopt_orders: o.adoptOrders,
+    cancel_on_exit: r.cancelOnExit,
+    exit_timeout_ms: r.exitTimeoutMs === Infinity ? undefined : r.exitTimeoutMs,
   };
 }
+
+/** The faults {@linkcode LiveClient.injectFault} knows. */
+export const CLIENT_FAULTS: readonly ClientFault[] = [
+  "enginePanic",
+  "unknownRecord",
+  "flood",
+  "floodStop",
+];
+
+/**
+ * A fault to inject into the native core, for testing how a strategy copes:
+ * `"enginePanic"` makes the native engine panic at its next step, as a bug
+ * in the core would. A stream-mode client then reports the failure on
+ * `errors` and to `error` callbacks and closes itself (streams deliver what
+ * they hold, then error; waits reject); in poll mode `poll()` throws
+ * `NativeError` (status -12, `HL_E_ENGINE`) from then on.
+ * `"unknownRecord"` makes the engine emit one record of a kind this module
+ * does not know (as a newer core would): it is skipped, counted in
+ * `health.unknownRecords` and reported once on `errors`. `"flood"` starts
+ * the test producer: the engine fills its ring with trades of asset 0 whose
+ * `price` is a sequence number (0, 1, 2, …) as fast as the client drains
+ * them, never dropping one (a producer that is not the bottleneck, for
+ * throughput benchmarks); `"floodStop"` stops it. Only a library built with
+ * the cargo feature `fault-injection` has them; others throw `NativeError`.
+ */
+export type ClientFault = "enginePanic" | "unknownRecord" | "flood" | "floodStop";

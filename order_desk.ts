@@ -81,6 +81,24 @@ export interface WaitOptions {
 }
 
 /**
+ * Options of `cancelAll`: the wait options, and progress while it waits.
+ *
+ * @example
+ * ```ts
+ * import type { CancelAllOptions } from "./order_desk.ts";
+ * const o: CancelAllOptions = {
+ *   wait: true,
+ *   timeoutMs: 30_000,
+ *   onProgress: (done, total) => console.log(`${done}/${total} finished`),
+ * };
+ * ```
+ */
+export interface CancelAllOptions extends WaitOptions {
+  /** With `wait`: called as orders finish, with how many of how many have. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/**
  * How the desk reaches the core. `submit` and `cancel` throw the core's
  * refusal as a typed error (nothing was sent then).
  *
@@ -301,7 +319,7 @@ export class OrderDesk {
    * Cancels every active order (of one asset, or all): see `LiveClient.cancelAll`.
    * Returns the ids covered, or with `wait` a promise of their final states.
    */
-  cancelAll(asset: number | undefined, options?: WaitOptions): number[] | Promise<Order[]> {
+  cancelAll(asset: number | undefined, options?: CancelAllOptions): number[] | Promise<Order[]> {
     const what = "Cannot cancel all orders";
     if (asset !== undefined) this.checkAsset(asset, what);
     if (options?.wait) {
@@ -331,8 +349,12 @@ export class OrderDesk {
     }
     const refused = new Set(failed.map((f) => f.orderId));
     const ids = active.map((o) => o.orderId).filter((id) => !refused.has(id));
+    let done = 0;
+    const progress = options?.onProgress;
+    const counted = (p: Promise<Order>): Promise<Order> =>
+      progress === undefined ? p : p.finally(() => progress(++done, ids.length));
     const waits = options?.wait
-      ? ids.map((id) => this.wait("cancel", this.#tracker.get(id)!, options))
+      ? ids.map((id) => counted(this.wait("cancel", this.#tracker.get(id)!, options)))
       : [];
     if (failed.length > 0) {
       const settled = waits.length > 0 ? Promise.allSettled(waits) : undefined;
@@ -588,29 +610,6 @@ export class OrderDesk {
           ),
         });
       }
-    }
-  }
-
-  /**
-   * After a connector restart: orders of `asset` held as active, requested before
-   * `after` and not reported by the connector (`seen`) are unknown to it. They are
-   * marked Expired (the outcome is ambiguous) and reported on `errors`.
-   */
-  reconcile(asset: number, seen: ReadonlySet<number>, after: number, connector: string): void {
-    for (const o of this.#tracker.active(asset)) {
-      if (seen.has(o.orderId) || o.requestTs > after) continue;
-      const done = this.#tracker.finish(o.orderId, OrderStatus.Expired);
-      if (done === undefined) continue;
-      const ts = this.#port.now();
-      this.#sink.deliver({ ...done, type: "order", recvTs: ts, updateTs: ts });
-      this.#settle(done, o);
-      this.#sink.clientError(
-        asset,
-        0,
-        o.orderId,
-        `Order ${o.orderId}: not reported by the restarted connector "${connector}"; marked Expired (ambiguous)`,
-        ts,
-      );
     }
   }
 

@@ -24,6 +24,7 @@ import {
   type Fill,
   type InstrumentEvent,
   type InstrumentHealth,
+  InstrumentState,
   type LiveEvent,
   type OrderUpdate,
   type PositionUpdate,
@@ -60,7 +61,7 @@ export interface ClientEvents {
   connect: ConnectorEvent;
   /** A connector went away (within ~liveness interval of it going). */
   disconnect: ConnectorEvent;
-  /** A connector came back, its instruments are registered again, books rebuilt, orders reconciled. */
+  /** A connector came back, its instruments are registered again, books rebuilt, orders reconciled (by the core). */
   reconnect: ConnectorEvent;
   /** An instrument got no market data for `staleAfterMs` (connector may still be alive). */
   stale: InstrumentHealth;
@@ -82,8 +83,6 @@ export interface RouterParts {
   readonly connectivity: Connectivity;
   /** Latency windows and counters. */
   readonly health: HealthRecorder;
-  /** Connector names by instrument, for messages. */
-  readonly connectorOf: (asset: number) => string;
   /** Staleness threshold (ns). */
   readonly staleAfterNs: number;
   /** The core's clock (ns). */
@@ -217,7 +216,6 @@ export class EventRouter implements DeskSink {
         cb.emit("bbo", ev);
         break;
       case "order":
-        conn.orderSeen(ev.asset, ev.orderId);
         this.#desk!.onOrder(ev); // delivers through deliver()
         return;
       case "position":
@@ -234,6 +232,7 @@ export class EventRouter implements DeskSink {
         this.#apply(conn.onConnector(ev));
         break;
       case "instrument":
+        if (ev.state === InstrumentState.Registered) health.feedFrom(ev.asset, ev.ts);
         this.#apply(conn.onInstrument(ev));
         cb.emit("instrument", ev);
         break;
@@ -423,9 +422,6 @@ export class EventRouter implements DeskSink {
           break;
         case "ready":
           for (const w of this.#readyWaiters.splice(0)) w();
-          break;
-        case "reconcile":
-          this.#desk!.reconcile(t.asset, t.seen, t.after, this.#p.connectorOf(t.asset));
           break;
       }
     }

@@ -8,7 +8,7 @@
  * ```ts ignore
  * import { LiveClient, Sim } from "./mod.ts";
  *
- * await using sim = Sim.start({
+ * await using sim = await Sim.start({
  *   name: "paper",
  *   instruments: [{ symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001, startPrice: 50_000 }],
  *   rate: 1000,
@@ -163,6 +163,8 @@ export interface SimStats {
   readonly ipcErrors: number;
   /** The sim thread is running. */
   readonly running: boolean;
+  /** Orders resting in the sim's books now. */
+  readonly restingOrders: number;
 }
 
 /**
@@ -172,7 +174,7 @@ export interface SimStats {
  * @example
  * ```ts ignore
  * import { Sim, SimFault } from "./sim.ts";
- * const sim = Sim.start({
+ * const sim = await Sim.start({
  *   name: `demo-${Deno.pid}`,
  *   instruments: [{ symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001, startPrice: 50_000 }],
  * });
@@ -193,18 +195,19 @@ export class Sim {
   }
 
   /**
-   * Starts a sim. Throws a `ValidationError` for a bad configuration.
+   * Starts a sim; loads the native library first if needed (hence async).
+   * Rejects with a `ValidationError` for a bad configuration.
    *
    * @example
    * ```ts ignore
    * import { Sim } from "./sim.ts";
-   * using sim = Sim.start({
+   * using sim = await Sim.start({
    *   name: "paper",
    *   instruments: [{ symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001, startPrice: 50_000 }],
    * });
    * ```
    */
-  static start(options: SimOptions): Sim {
+  static async start(options: SimOptions): Promise<Sim> {
     // Keys left undefined take the sim's default (JSON.stringify leaves them out).
     const cfg = {
       name: options.name,
@@ -228,7 +231,7 @@ export class Sim {
       arrivals: options.arrivals,
       burst: options.burst,
     };
-    return new Sim(NativeSim.start(cfg, options), options.name);
+    return new Sim(await NativeSim.start(cfg, options), options.name);
   }
 
   /** True once stopped. */

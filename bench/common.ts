@@ -7,7 +7,7 @@
  */
 
 import { Sim } from "../mod.ts";
-import { loadLibrary } from "../ffi/library.ts";
+import { loadLibrarySync } from "../ffi/library.ts";
 
 export const [bench = "latency-hot", ...rest] = Deno.args;
 export const args: Map<string, string> = new Map(
@@ -17,14 +17,14 @@ export const num = (k: string, d: number): number => (args.has(k) ? Number(args.
 export const str = (k: string, d: string): string => args.get(k) ?? d;
 
 /** The core's clock (`hl_now`): CLOCK_REALTIME in ns, as f64 (256 ns steps today). */
-export const now: () => number = loadLibrary().symbols.hl_now;
+export const now: () => number = loadLibrarySync().symbols.hl_now;
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 export const name: string = str("name", `hlb-ts-${Deno.pid}-${bench}`);
 export const SYMBOL = { symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001 } as const;
 export const instruments = [{ connector: name, ...SYMBOL }];
 
 /** The bench's sim: `rate` market events/s, arrivals and burst from the arguments. */
-export function startSim(rate: number, tradeRatio: number, pollUs: number): Sim {
+export function startSim(rate: number, tradeRatio: number, pollUs: number): Promise<Sim> {
   return Sim.start({
     name,
     instruments: [{ ...SYMBOL, startPrice: 50_000 }],

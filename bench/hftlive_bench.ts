@@ -47,7 +47,7 @@ import { latencyCallbacks, latencyHot, latencyStream, latencyWorker } from "./la
 
 async function rttStream(): Promise<void> {
   const rate = num("rate", 1000), orders = num("orders", 300);
-  await using _sim = startSim(rate, 0.5, 50);
+  await using _sim = await startSim(rate, 0.5, 50);
   await using client = await LiveClient.connect({
     instruments,
     ready: true,
@@ -72,7 +72,7 @@ async function rttStream(): Promise<void> {
 
 async function rttPoll(): Promise<void> {
   const rate = num("rate", 1000), orders = num("orders", 300);
-  await using _sim = startSim(rate, 0.5, 50);
+  await using _sim = await startSim(rate, 0.5, 50);
   await using client = await LiveClient.connect({
     instruments,
     mode: "poll",
@@ -120,7 +120,7 @@ async function rttPoll(): Promise<void> {
 async function throughput(kind: "stream" | "poll"): Promise<void> {
   const seconds = num("seconds", 3), warmup = num("warmup", 0.5);
   const inline = num("inline", 1) === 1;
-  await using sim = startSim(num("rate", 1e9), 1, 0);
+  await using sim = await startSim(num("rate", 1e9), 1, 0);
   const client = await LiveClient.connect(
     kind === "stream"
       ? { instruments, ringCapacity: 1 << 16, streamCapacity: 1 << 20 }
@@ -272,7 +272,7 @@ async function memRate(): Promise<void> {
   const rate = num("rate", 100_000), seconds = num("seconds", 60), warmup = num("warmup", 5);
   // mode=poll: a poll() loop on an engine thread instead (no nonblocking FFI calls).
   const poll = str("mode", "stream") === "poll";
-  await using sim = startSim(rate, 0.5, 50);
+  await using sim = await startSim(rate, 0.5, 50);
   await using client = await LiveClient.connect(
     poll ? { instruments, mode: "poll" } : { instruments },
   );
@@ -322,7 +322,7 @@ async function memRate(): Promise<void> {
 
 async function memCycles(): Promise<void> {
   const cycles = num("cycles", 1000), warm = num("warm", 20);
-  await using _sim = startSim(num("rate", 1000), 0.5, 50);
+  await using _sim = await startSim(num("rate", 1000), 0.5, 50);
   const sample = async (): Promise<number> => {
     gc();
     await sleep(50);

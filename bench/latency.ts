@@ -117,7 +117,7 @@ function keepWarm(): () => void {
 
 /** `for await` over the trades or depth updates stream. */
 export async function latencyStream(): Promise<void> {
-  await using _sim = sim();
+  await using _sim = await sim();
   await using client = await LiveClient.connect(streamOptions());
   const stopWarm = keepWarm();
   const rec = new LatencyRecorder();
@@ -136,7 +136,7 @@ export async function latencyStream(): Promise<void> {
 
 /** `client.on("trade" | "depth", handler)`. */
 export async function latencyCallbacks(): Promise<void> {
-  await using _sim = sim();
+  await using _sim = await sim();
   await using client = await LiveClient.connect(streamOptions());
   const rec = new LatencyRecorder();
   const take = sampler(kind());
@@ -166,7 +166,7 @@ export function pollUntilRegistered(client: LiveClient): void {
 
 /** The hot loop in the main thread: `poll()` with the engine inline (`inline=0`: its thread). */
 export async function latencyHot(): Promise<void> {
-  await using _sim = sim();
+  await using _sim = await sim();
   await using client = await LiveClient.connect({
     instruments,
     mode: "poll",
@@ -192,7 +192,7 @@ export async function latencyHot(): Promise<void> {
 
 /** The hot loop in a Worker (`bench/latency_worker.ts`); the main thread waits. */
 export async function latencyWorker(): Promise<void> {
-  await using _sim = sim();
+  await using _sim = await sim();
   const w = StrategyWorker.start<Record<string, unknown>>(
     new URL("./latency_worker.ts", import.meta.url),
     {

@@ -10,7 +10,7 @@
 import { isTerminalStatus, LiveClient, orderStatusName, Side, Sim } from "../mod.ts";
 
 const SECONDS = Number(Deno.env.get("HFTLIVE_EXAMPLE_SECONDS") ?? 2);
-await using sim = Sim.start({
+await using sim = await Sim.start({
   name: `streams-${Deno.pid}`,
   instruments: [{ symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001, startPrice: 50_000 }],
   rate: 1000,

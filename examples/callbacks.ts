@@ -14,7 +14,7 @@ const name = `callbacks-${Deno.pid}`;
 const instruments = [{ symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001, startPrice: 50_000 }];
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-let sim = Sim.start({ name, instruments, rate: 500 });
+let sim = await Sim.start({ name, instruments, rate: 500 });
 await using client = await LiveClient.connect({
   instruments: [{ connector: name, symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001 }],
   ready: true,
@@ -37,7 +37,7 @@ sim.fault(SimFault.Error, 0); // ConnectionInterrupted
 await sleep(200);
 sim.stop();
 await sleep(500);
-sim = Sim.start({ name, instruments, rate: 500 });
+sim = await Sim.start({ name, instruments, rate: 500 });
 await sleep(1500);
 console.log(`connected=${client.health.connected} reconnects=${client.health.reconnects}`);
 await client.close();

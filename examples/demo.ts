@@ -42,7 +42,7 @@ function describe(o: Order): string {
   }: ${orderStatusName(o.status)} (leaves ${qty(o.leavesQty)}${fill})`;
 }
 
-await using sim = Sim.start({
+await using sim = await Sim.start({
   name,
   instruments: [{ symbol: "btcusdt", tickSize: TICK, lotSize: LOT, startPrice: 50_000 }],
   rate: 200,

@@ -16,7 +16,7 @@ const LOT = 0.001;
 const SPREAD = 2; // ticks from the mid
 const MAX_POSITION = 0.005;
 
-await using sim = Sim.start({
+await using sim = await Sim.start({
   name: `mm-${Deno.pid}`,
   instruments: [{ symbol: "btcusdt", tickSize: TICK, lotSize: LOT, startPrice: 50_000 }],
   rate: 1000,

@@ -14,7 +14,7 @@ import { Sim, StrategyWorker } from "../mod.ts";
 import type { QuoterParams, QuoterResult } from "./worker/quoter.ts";
 
 const SECONDS = Number(Deno.env.get("HFTLIVE_EXAMPLE_SECONDS") ?? 2);
-await using sim = Sim.start({
+await using sim = await Sim.start({
   name: `worker-${Deno.pid}`,
   instruments: [{ symbol: "btcusdt", tickSize: 0.1, lotSize: 0.001, startPrice: 50_000 }],
   rate: 1000,

@@ -21,6 +21,10 @@ export const denoRuntime: Runtime = {
   get os(): string {
     return Deno.build.os;
   },
+  get arch(): string {
+    const arch: string = Deno.build.arch;
+    return arch === "x86_64" ? "x64" : arch === "aarch64" ? "arm64" : arch;
+  },
   get pid(): number {
     return Deno.pid;
   },

@@ -10,7 +10,8 @@
  */
 
 import { ClosedError, ErrorCode, errorFromStatus, type LiveError, NativeError } from "../errors.ts";
-import type { BookLevel, Order, Position } from "../models.ts";
+import type { BookLevel, Order, Position, RequestStats } from "../models.ts";
+import type { ClientFault } from "../options.ts";
 import type { ValidOrder } from "../orders.ts";
 import { decodeOrder, RecordDecoder } from "./codec.ts";
 import { loadLibrary, type LoadOptions, type NativeLibrary } from "./library.ts";
@@ -21,6 +22,8 @@ const decoder = new TextDecoder();
 
 /** `HL_E_CLOSED`. */
 const E_CLOSED = -3;
+/** `HL_E_BUFFER`. */
+const E_BUFFER = -10;
 
 type OpenFn<R> = (
   cfg: Uint8Array,
@@ -94,6 +97,22 @@ export interface NativeStats {
   ringCapacity: number;
   /** Records ready to drain now. */
   ready: number;
+  /** Requests accepted and waiting to be sent. */
+  requestsQueued: number;
+  /** Requests sent and not answered yet (all connectors). */
+  requestsInFlight: number;
+  /** Requests sent in total. */
+  requestsSent: number;
+  /** Requests never answered (timeouts, connector down or restarted while in flight). */
+  requestsUnanswered: number;
+  /** Submits and cancels refused because the queue was full. */
+  requestsRefused: number;
+  /** Orders adopted from the connector's registration answers. */
+  ordersAdopted: number;
+  /** Requests in flight allowed per connector (the smallest window in effect). */
+  window: number;
+  /** Requests that may wait to be sent. */
+  maxQueuedRequests: number;
 }
 
 const STATS = [
@@ -105,7 +124,29 @@ const STATS = [
   "engineLoops",
   "ringCapacity",
   "ready",
+  "requestsQueued",
+  "requestsInFlight",
+  "requestsSent",
+  "requestsUnanswered",
+  "requestsRefused",
+  "ordersAdopted",
+  "window",
+  "maxQueuedRequests",
 ] as const satisfies readonly (keyof NativeStats)[];
+
+/** The order-path part of the core's counters (zeros before the first read). */
+export function requestStats(st: NativeStats | undefined): RequestStats {
+  return {
+    queued: st?.requestsQueued ?? 0,
+    inFlight: st?.requestsInFlight ?? 0,
+    sent: st?.requestsSent ?? 0,
+    unanswered: st?.requestsUnanswered ?? 0,
+    refused: st?.requestsRefused ?? 0,
+    adopted: st?.ordersAdopted ?? 0,
+    window: st?.window ?? 0,
+    maxQueued: st?.maxQueuedRequests ?? 0,
+  };
+}
 
 /** GC backstop: closes a native client whose owner was collected unclosed. */
 const finalizer = new FinalizationRegistry<{ lib: NativeLibrary; handle: number }>(
@@ -158,7 +199,7 @@ export class NativeClient {
     config: unknown,
     options: NativeClientOptions & { readonly blocking: boolean },
   ): Promise<NativeClient> {
-    const lib = loadLibrary(options);
+    const lib = await loadLibrary(options);
     const h = options.blocking
       ? openObject(lib.symbols.hl_client_open, config, "Cannot connect")
       : await openObject(lib.symbols.hl_client_open_async, config, "Cannot connect");
@@ -286,12 +327,16 @@ export class NativeClient {
 
   /** The core's active orders of `asset`. */
   orders(asset: number): Order[] {
-    const cap = 4096;
-    const buf = new Uint8Array(cap * RECORD_SIZE);
-    const n = this.#check(
-      this.lib.symbols.hl_client_orders(this.handle, asset, buf, cap),
-      "Cannot list orders",
-    );
+    let cap = 4096;
+    let buf = new Uint8Array(cap * RECORD_SIZE);
+    let rc = this.lib.symbols.hl_client_orders(this.handle, asset, buf, cap);
+    // More orders than records in the buffer (HL_E_BUFFER): grow it to what the core holds.
+    for (let tries = 0; rc === E_BUFFER && tries < 8; tries++) {
+      cap *= 4;
+      buf = new Uint8Array(cap * RECORD_SIZE);
+      rc = this.lib.symbols.hl_client_orders(this.handle, asset, buf, cap);
+    }
+    const n = this.#check(rc, "Cannot list orders");
     const v = new DataView(buf.buffer);
     const now = this.now();
     const out: Order[] = [];
@@ -314,14 +359,17 @@ export class NativeClient {
     return r;
   }
 
-  /** Market records the engine dropped so far (undefined if unreadable). */
-  engineDrops(): number | undefined {
-    const st = this.#stats;
-    return this.lib.symbols.hl_client_stats(this.handle, st, 2) > 1 ? st[1] : undefined;
+  /**
+   * Ties the client to the calling thread: the core closes it (cancelling on
+   * exit) when this thread ends, e.g. a Worker terminated. Synchronous on
+   * purpose: a pool thread would end while the client lives.
+   */
+  guard(): void {
+    this.#check(this.lib.symbols.hl_client_guard(this.handle), "Cannot guard the client");
   }
 
   /** Fault injection (`hl_client_fault`). */
-  fault(kind: "enginePanic" | "unknownRecord" | "flood" | "floodStop"): void {
+  fault(kind: ClientFault): void {
     const code = { enginePanic: 1, unknownRecord: 2, flood: 3, floodStop: 4 }[kind];
     this.#check(this.lib.symbols.hl_client_fault(this.handle, code), "Cannot inject a fault");
   }
@@ -367,6 +415,7 @@ export const SIM_STATS = [
   "expired",
   "ipcErrors",
   "running",
+  "restingOrders",
 ] as const;
 
 /** One in-process sim connector (`hl_sim_*`). */
@@ -380,8 +429,8 @@ export class NativeSim {
   }
 
   /** Loads the library and starts a sim from its JSON configuration `config`. */
-  static start(config: unknown, options: LoadOptions): NativeSim {
-    const lib = loadLibrary(options);
+  static async start(config: unknown, options: LoadOptions): Promise<NativeSim> {
+    const lib = await loadLibrary(options);
     const start = lib.symbols.hl_sim_start;
     if (!start) {
       throw new NativeError(

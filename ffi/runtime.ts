@@ -3,7 +3,8 @@
  * interface, so that nothing outside `ffi/` names `Deno` or a Node module:
  * opening the native library over the symbol table, the environment,
  * timers that do not keep the process alive, and the Unix socket of the
- * stream-mode doorbell. `ffi/deno.ts` implements it over `Deno.*`.
+ * stream-mode doorbell. `ffi/deno.ts` implements it over `Deno.*`,
+ * `ffi/node.ts` over koffi and `node:*`.
  *
  * @module
  */
@@ -28,6 +29,8 @@ export interface Runtime {
   readonly name: "deno" | "node";
   /** Operating system: "linux", "darwin", "windows", … */
   readonly os: string;
+  /** CPU architecture in Node's naming: "x64", "arm64", … (picks the platform package). */
+  readonly arch: string;
   /** This process's id. */
   readonly pid: number;
   /**

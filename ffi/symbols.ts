@@ -16,8 +16,32 @@
  * @module
  */
 
-/** ABI version this module binds to; checked right after loading. */
+/**
+ * ABI version of the native library this module binds to; checked right after
+ * loading (a library of another ABI is refused).
+ *
+ * @example
+ * ```ts
+ * import { ABI_VERSION } from "./symbols.ts";
+ * console.log(`C ABI ${ABI_VERSION}`);
+ * ```
+ */
 export const ABI_VERSION = 1;
+
+/**
+ * The release version: of the JSR module (`deno.json`), of the npm packages
+ * (`hftlive` and the platform packages such as `@hftlive/linux-x64-gnu`, built
+ * by `npm-build.ts` from this constant) and of the git tag `v<VERSION>`. A
+ * release ships the native library of {@linkcode ABI_VERSION};
+ * `tests/packaging_test.ts` checks that every place agrees.
+ *
+ * @example
+ * ```ts
+ * import { VERSION } from "./symbols.ts";
+ * console.log(`hftlive ${VERSION}`);
+ * ```
+ */
+export const VERSION = "0.1.0";
 
 /** Size in bytes of one event record. */
 export const RECORD_SIZE = 64;
@@ -71,6 +95,8 @@ export const symbols = {
     nonblocking: true,
   },
   hl_client_wake: { parameters: ["u32" /* h: u32 */], result: "i32" },
+  /** Ties the client to the calling thread: closed (cancel on exit) when it ends. Never nonblocking. */
+  hl_client_guard: { parameters: ["u32" /* h: u32 */], result: "i32" },
   hl_client_bell_listen: {
     parameters: [
       "u32", // h: u32

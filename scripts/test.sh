@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the native library and runs every test (Rust, then Deno), checks that the tests left
-# no iceoryx2 files behind, then runs the static checks (fmt, lint, types, docs, clippy), each
-# counted as a test. Ends with one line: "N passed, N failed".
+# Builds the native library and runs every test (Rust, then Deno, then the npm packages under
+# Node and Deno), checks that the tests left no iceoryx2 files behind, then runs the static checks
+# (fmt, lint, types, docs, clippy), each counted as a test. Ends with one line: "N passed, N failed".
 # Used by `deno task test`, `bash scripts/run.sh test` and .ci/run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +29,16 @@ export HFTBACKTEST_CHANNEL_CONFIG="$logdir/channel.toml"
 
 iox_files() { { find /tmp/iceoryx2 -type f 2>/dev/null; ls -1 /dev/shm 2>/dev/null | grep '^iox2_' | sed 's|^|/dev/shm/|'; } | sort; }
 iox_files >"$logdir/iox-before"
+
+# The npm packages (npm/) first: their library is the release build, without the test-only fault
+# injection, so the build for the tests below must come after it (switching rebuilds only the
+# hftlive crates, ~15 s). Counted as one test.
+echo "== deno task npm" >&2
+if "$DENO" task npm >"$logdir/npm-build.log" 2>&1; then
+  passed=$((passed + 1)); npm_built=1
+else
+  cat "$logdir/npm-build.log" >&2; failed=$((failed + 1)); npm_built=0
+fi
 
 # The library the Deno tests load is built with the test-only fault injection (hl_client_fault);
 # `scripts/run.sh` (demo, setup) and releases build it without.
@@ -62,6 +72,19 @@ elif [ "$deno_ok" != 0 ]; then
   failed=$((failed + 1))
 fi
 
+# The npm packages as users get them: packed, installed into an empty project, run under Node and
+# Deno, and the portable Deno tests under Node (each step and each node:test test counts one).
+if [ "$npm_built" = 1 ]; then
+  echo "== npm packages: pack, install, Node and Deno" >&2
+  DENO="$DENO" bash tests/npm/run.sh 2>&1 | tee "$logdir/npm-test.log" >&2
+  line=$(grep -E '^[0-9]+ passed, [0-9]+ failed$' "$logdir/npm-test.log" | tail -1)
+  if [ -n "$line" ]; then
+    passed=$((passed + ${line%% passed*})); f=${line#*, }; failed=$((failed + ${f%% failed}))
+  else
+    failed=$((failed + 1))
+  fi
+fi
+
 # The tests must clean up after themselves: no dead iceoryx2 nodes (left by a test process
 # that did not close its ports), and, when no other iceoryx2 process is running, no new files.
 iox_files >"$logdir/iox-after"
@@ -83,17 +106,12 @@ else
 fi
 
 # Static checks, each counted as one test: formatting, lints, types, docs.
-check() {
-  local name=$1; shift
-  if "$@" >"$logdir/check.log" 2>&1; then
-    echo "== $name: ok" >&2; passed=$((passed + 1))
-  else
-    echo "== $name: FAILED" >&2; cat "$logdir/check.log" >&2; failed=$((failed + 1))
-  fi
-}
+steplog="$logdir/check.log"
+# shellcheck source=scripts/steps.sh
+source "$ROOT/scripts/steps.sh"
 check "deno fmt --check" "$DENO" fmt --check
 check "deno lint" "$DENO" lint
-check "deno check" "$DENO" check mod.ts tests/ examples/ bench/
+check "deno check" "$DENO" check mod.ts tests/ examples/ bench/ npm-build.ts
 check "deno doc --lint mod.ts" "$DENO" doc --lint mod.ts
 check "cargo fmt --check" bash -c "cd rust && cargo fmt --all --check"
 check "cargo clippy -D warnings" bash -c "cd rust && cargo clippy --workspace --all-targets --release --quiet ${FEATURES[*]} -- -D warnings"

@@ -5,8 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import { OrderStatus } from "../mod.ts";
-import { connect, startSim } from "./helpers.ts";
+import { LiveClient, OrderStatus } from "../mod.ts";
+import { connect, spawnScript, spawnSim, startSim, uniqueName } from "./helpers.ts";
 
 const LOT = 0.001;
 
@@ -48,38 +48,45 @@ Deno.test("cancel on exit: cancelOnExit false leaves the orders resting", async 
 
 for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
   Deno.test(`cancel on exit: ${signal} cancels the resting orders, then exits with ${code}`, async () => {
-    const script = new URL("./fixtures/exit_signal.ts", import.meta.url).pathname;
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-ffi",
-        "--allow-env",
-        "--allow-read",
-        "--allow-write=/tmp",
-        "--allow-net",
-        script,
-      ],
-      env: { NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let out = "";
-    while (!out.includes("resting")) {
-      const { value, done } = await lines.read();
-      if (done) break;
-      out += value;
-    }
-    assert.match(out, /resting/);
-    child.kill(signal);
-    for (;;) {
-      const { value, done } = await lines.read();
-      if (done) break;
-      out += value;
-    }
-    const status = await child.status;
-    const err = await new Response(child.stderr).text();
-    assert.equal(status.code, code, `${out}\n${err}`);
+    const script = spawnScript(new URL("./fixtures/exit_signal.ts", import.meta.url));
+    assert.match(await script.until("resting"), /resting/);
+    script.child.kill(signal);
+    const { code: status, out, err } = await script.finish();
+    assert.equal(status, code, `${out}\n${err}`);
     assert.equal(out.match(/^canceled \d+$/gm)?.length, 3, out);
   });
+}
+
+for (const [how, code] of [["exit", 0], ["throw", 1]] as const) {
+  Deno.test(`cancel on exit: leaving the process (${how}) without close() cancels the resting orders`, async () => {
+    const name = uniqueName("exit");
+    const simProc = await spawnSim(name, 50);
+    try {
+      const script = spawnScript(new URL("./fixtures/exit_abruptly.ts", import.meta.url), [
+        name,
+        how,
+      ]);
+      const { code: status, out, err } = await script.finish();
+      assert.match(out, /resting/);
+      assert.equal(status, code, err);
+      // A new client would adopt anything left resting: nothing is.
+      await using client = await LiveClient.connect({
+        instruments: [{ connector: name, symbol: "btcusdt", tickSize: 0.1, lotSize: LOT }],
+        ready: 10_000,
+      });
+      await barrierOn(client);
+      assert.equal(client.orders().length, 0);
+      assert.equal(client.health.requests.adopted, 0);
+    } finally {
+      simProc.kill("SIGKILL");
+      await simProc.status;
+    }
+  });
+}
+
+/** One trade seen: the registration answer (where adopted orders come) was delivered before it. */
+async function barrierOn(client: LiveClient): Promise<void> {
+  const r = client.stream("trades").getReader();
+  await r.read();
+  await r.cancel();
 }

@@ -80,7 +80,7 @@ Deno.test("Connectivity: a client started before its connector gets no disconnec
   assert.equal(c.health(0, 1, 1e9).waitingForConnector, true);
   const up = connector(0, true, 2);
   assert.deepEqual(c.onConnector(up), [{ type: "connect", event: up }]);
-  // First registrations: no reconcile and no reconnect (nothing to reconcile).
+  // First registrations: no reconnect.
   assert.deepEqual(c.onInstrument(instrument(0, InstrumentState.Registered, 3)), []);
   assert.deepEqual(c.onInstrument(instrument(2, InstrumentState.Registered, 3)), []);
   // Seen up now: going down is a disconnect.
@@ -94,37 +94,20 @@ Deno.test("Connectivity: a restarted connector reconnects once every instrument 
   assert.deepEqual(c.onConnector(connector(0, true, 30)), []); // not reconnected yet
   assert.equal(c.isRegistered(0), false);
   assert.equal(c.isRegistered(2), false);
-  // Asset 0's registration answer reports orders 11 and 12.
   assert.deepEqual(c.onInstrument(instrument(0, InstrumentState.WaitingForConnector, 31)), []);
   assert.deepEqual(c.onInstrument(instrument(0, InstrumentState.SnapshotBegin, 32)), []);
-  c.orderSeen(0, 11);
-  c.orderSeen(0, 12);
   const first = c.onInstrument(instrument(0, InstrumentState.Registered, 33));
-  assert.deepEqual(first, [{ type: "reconcile", asset: 0, seen: new Set([11, 12]), after: 30 }]);
-  // Asset 2 (the last of connector "a") registers: reconcile, then exactly one reconnect.
+  assert.deepEqual(first, []); // asset 2 of the same connector is not back yet
+  // Asset 2 (the last of connector "a") registers: exactly one reconnect.
   c.onInstrument(instrument(2, InstrumentState.SnapshotBegin, 34));
   const last = c.onInstrument(instrument(2, InstrumentState.Registered, 35));
-  assert.deepEqual(types(last), ["reconcile", "reconnect", "ready"]);
-  assert.deepEqual(last[0], { type: "reconcile", asset: 2, seen: new Set(), after: 30 });
-  assert.deepEqual(last[1], {
+  assert.deepEqual(types(last), ["reconnect", "ready"]);
+  assert.deepEqual(last[0], {
     type: "reconnect",
     event: { type: "connector", connector: 0, name: "a", up: true, ts: 35 },
   });
-  // A later registration of the same instrument reconciles nothing and reconnects no more.
+  // A later registration of the same instrument reconnects no more.
   assert.deepEqual(types(c.onInstrument(instrument(0, InstrumentState.Registered, 40))), ["ready"]);
-});
-
-Deno.test("Connectivity: orders seen outside a registration answer are not part of it", () => {
-  const c = make();
-  allUp(c);
-  c.onConnector(connector(0, false, 20));
-  c.onConnector(connector(0, true, 30));
-  c.orderSeen(0, 5); // before SnapshotBegin: a live update, not the answer
-  c.onInstrument(instrument(0, InstrumentState.SnapshotBegin, 31));
-  c.orderSeen(0, 6);
-  c.orderSeen(2, 7); // another instrument, not in its answer
-  const t = c.onInstrument(instrument(0, InstrumentState.Registered, 32));
-  assert.deepEqual(t, [{ type: "reconcile", asset: 0, seen: new Set([6]), after: 30 }]);
 });
 
 Deno.test("Connectivity: a restart leaves other connectors alone", () => {
@@ -135,12 +118,12 @@ Deno.test("Connectivity: a restart leaves other connectors alone", () => {
   assert.deepEqual(c.connectorsUp(), { a: false, b: true });
   c.onConnector(connector(0, true, 30));
   assert.equal(c.isRegistered(1), true);
-  // Connector "b"'s instrument registering again neither reconciles nor reconnects.
+  // Connector "b"'s instrument registering again does not reconnect.
   assert.deepEqual(c.onInstrument(instrument(1, InstrumentState.Registered, 31)), []);
   c.onInstrument(instrument(0, InstrumentState.Registered, 32));
   assert.deepEqual(
     types(c.onInstrument(instrument(2, InstrumentState.Registered, 33))),
-    ["reconcile", "reconnect", "ready"],
+    ["reconnect", "ready"],
   );
   assert.equal(c.connected, true);
 });
@@ -150,32 +133,27 @@ Deno.test("Connectivity: a connector going down again before re-registering reco
   allUp(c);
   c.onConnector(connector(0, false, 20));
   c.onConnector(connector(0, true, 30));
-  assert.deepEqual(
-    c.onInstrument(instrument(0, InstrumentState.Registered, 31)).map((t) => t.type),
-    ["reconcile"],
-  );
+  assert.deepEqual(c.onInstrument(instrument(0, InstrumentState.Registered, 31)), []);
   assert.deepEqual(types(c.onConnector(connector(0, false, 40))), ["disconnect"]);
   c.onConnector(connector(0, true, 50));
   const t0 = c.onInstrument(instrument(0, InstrumentState.Registered, 51));
-  assert.deepEqual(t0, [{ type: "reconcile", asset: 0, seen: new Set(), after: 50 }]);
+  assert.deepEqual(t0, []);
   const t2 = c.onInstrument(instrument(2, InstrumentState.Registered, 52));
-  assert.deepEqual(types(t2), ["reconcile", "reconnect", "ready"]);
-  assert.equal((t2[0] as { after: number }).after, 50);
+  assert.deepEqual(types(t2), ["reconnect", "ready"]);
 });
 
 Deno.test({
   // The core reports a connector restart that happened between two liveness checks as up → up
   // (a new publisher id, no down in between: see check_liveness in the engine, which then
   // un-registers the instruments and clears their books). It counts as a down, then an up.
-  name: "Connectivity: a restart seen as up → up (no down between) re-registers and reconciles",
+  name: "Connectivity: a restart seen as up → up (no down between) re-registers and reconnects",
   fn: () => {
     const c = make();
     allUp(c);
     c.onConnector(connector(0, true, 30));
     assert.equal(c.isRegistered(0), false);
     assert.equal(c.isRegistered(2), false);
-    const t0 = c.onInstrument(instrument(0, InstrumentState.Registered, 31));
-    assert.deepEqual(t0, [{ type: "reconcile", asset: 0, seen: new Set(), after: 30 }]);
+    assert.deepEqual(c.onInstrument(instrument(0, InstrumentState.Registered, 31)), []);
     assert.ok(
       types(c.onInstrument(instrument(2, InstrumentState.Registered, 32))).includes("reconnect"),
     );
@@ -208,7 +186,6 @@ Deno.test("Connectivity ignores events about unknown connectors and instruments"
     [],
   );
   assert.deepEqual(c.onInstrument(instrument(9, InstrumentState.Registered, 1)), []);
-  c.orderSeen(9, 1); // no throw
   assert.deepEqual(c.connectorsUp(), { a: false, b: false });
 });
 

@@ -5,27 +5,14 @@
  */
 
 import assert from "node:assert/strict";
+import { spawnScript } from "./helpers.ts";
 
 const dir = new URL("../examples/", import.meta.url);
 
 async function runExample(file: string): Promise<string> {
-  const path = new URL(file, dir).pathname;
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-ffi",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write=/tmp",
-      "--allow-net",
-      path,
-    ],
-    env: { HFTLIVE_EXAMPLE_SECONDS: "1", NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const out = new TextDecoder().decode(stdout);
-  const err = new TextDecoder().decode(stderr);
+  const { code, out, err } = await spawnScript(new URL(file, dir), [], {
+    env: { HFTLIVE_EXAMPLE_SECONDS: "1" },
+  }).finish();
   assert.equal(code, 0, `${file} exited with ${code}\n--- stdout\n${out}\n--- stderr\n${err}`);
   return out;
 }
@@ -44,6 +31,7 @@ Deno.test("every example has a test here", () => {
     "demo.ts",
     "hot_loop.ts",
     "market_maker.ts",
+    "recover_orders.ts",
     "worker_strategy.ts",
   ]);
 });
@@ -118,4 +106,12 @@ Deno.test("examples/worker_strategy.ts runs a hot loop in a Worker while the mai
   assert.ok(ticks && Number(ticks[1]) >= 5, out);
   const m = out.match(/^(\d+) events, (\d+) trades in the worker; feed latency p50 /m);
   assert.ok(m && Number(m[1]) > 100 && Number(m[2]) > 10, out);
+});
+
+Deno.test("examples/recover_orders.ts finds the orders a dead client left and cancels them", async () => {
+  const out = await runExample("recover_orders.ts");
+  assert.match(out, /^left resting: 3 orders$/m);
+  assert.equal(out.match(/^found /gm)?.length, 3);
+  assert.equal(out.match(/^cleaned order \d+ .* Canceled/gm)?.length, 3);
+  assert.match(out, /^resting now: 0 \(health: 3 adopted\)$/m);
 });

@@ -14,6 +14,7 @@ import {
   type SimOptions,
 } from "../mod.ts";
 import type { ConnectOptions } from "../client.ts";
+import assert from "node:assert/strict";
 
 let counter = 0;
 
@@ -41,11 +42,11 @@ export const simBin: string = new URL("../rust/target/release/hftlive-sim", impo
   .pathname;
 
 /** Starts an in-process sim with btcusdt (tick 0.1, lot 0.001, 50 000) by default. */
-export function startSim(opts: TestSimOptions = {}): Promise<TestSim> {
+export async function startSim(opts: TestSimOptions = {}): Promise<TestSim> {
   const { symbols: syms, ...rest } = opts;
   const name = opts.name ?? uniqueName();
   const symbols = syms ?? ["btcusdt"];
-  const sim = Sim.start({
+  const sim = await Sim.start({
     rate: 500,
     seed: 1,
     ...rest,
@@ -61,14 +62,14 @@ export function startSim(opts: TestSimOptions = {}): Promise<TestSim> {
     sim.stop();
     return Promise.resolve();
   };
-  return Promise.resolve({
+  return {
     name,
     symbol: symbols[0],
     sim,
     fault: (f, v) => sim.fault(f, v),
     stop,
     [Symbol.asyncDispose]: stop,
-  });
+  };
 }
 
 /** Connects a client to `sim` (its first symbol) and waits for registration. */
@@ -152,4 +153,110 @@ export async function engineThreads(): Promise<number> {
     stdout: "piped",
   }).output();
   return new TextDecoder().decode(stdout).split("\n").filter((l) => l === "hftlive-engine").length;
+}
+
+/** The permissions examples and fixtures run with (the doorbell needs /tmp and net). */
+export const RUN_PERMISSIONS: readonly string[] = [
+  "--allow-ffi",
+  "--allow-env",
+  "--allow-read",
+  "--allow-write=/tmp",
+  "--allow-net",
+];
+
+/** A `deno run` child whose stdout is read as text. */
+export interface Script {
+  readonly child: Deno.ChildProcess;
+  /** Everything read from stdout so far. */
+  readonly out: () => string;
+  /** Reads stdout until `marker` appears (or it ends); returns what was read so far. */
+  until(marker: string | RegExp): Promise<string>;
+  /** Reads stdout to its end, waits for the exit; returns the status, stdout and stderr. */
+  finish(): Promise<{ code: number; out: string; err: string }>;
+}
+
+/**
+ * Spawns `deno run` of `path` with {@linkcode RUN_PERMISSIONS} (or `options.perms`) and
+ * `options.env` added to the environment.
+ */
+export function spawnScript(
+  path: string | URL,
+  args: readonly string[] = [],
+  options: { perms?: readonly string[]; env?: Record<string, string> } = {},
+): Script {
+  const file = typeof path === "string" ? path : path.pathname;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...(options.perms ?? RUN_PERMISSIONS), file, ...args],
+    env: { NO_COLOR: "1", ...options.env },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const err = new Response(child.stderr).text();
+  let out = "";
+  let ended = false;
+  const more = async (): Promise<boolean> => {
+    if (ended) return false;
+    const { value, done } = await reader.read();
+    if (done) ended = true;
+    else out += value;
+    return !done;
+  };
+  const found = (m: string | RegExp): boolean =>
+    typeof m === "string" ? out.includes(m) : m.test(out);
+  return {
+    child,
+    out: () => out,
+    async until(marker): Promise<string> {
+      while (!found(marker) && await more()) { /* reading */ }
+      return out;
+    },
+    async finish(): Promise<{ code: number; out: string; err: string }> {
+      while (await more()) { /* reading */ }
+      const { code } = await child.status;
+      return { code, out, err: await err };
+    },
+  };
+}
+
+/**
+ * Starts the `hftlive-sim` binary as connector `name` (btcusdt, tick 0.1, lot 0.001, 50,000) and
+ * resolves once it says it is ready; its output is drained so it never blocks.
+ */
+export function spawnSim(name: string, rate = 500): Promise<Deno.ChildProcess> {
+  const child = new Deno.Command(simBin, {
+    args: [
+      name,
+      "--rate",
+      String(rate),
+      "--seed",
+      "3",
+      "--symbol",
+      "btcusdt",
+      "--tick",
+      "0.1",
+      "--lot",
+      "0.001",
+      "--price",
+      "50000",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  return (async () => {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let out = "";
+    while (!out.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      out += value;
+    }
+    assert.match(out, new RegExp(`^ready ${name}`));
+    // Keep draining so the child never blocks on a full pipe.
+    (async () => {
+      while (!(await reader.read()).done) { /* discard */ }
+    })().catch(() => {});
+    child.stderr.cancel().catch(() => {});
+    return child;
+  })();
 }

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { LiveClient } from "../mod.ts";
-import { engineThreads, startSim } from "./helpers.ts";
+import { engineThreads, spawnScript, startSim } from "./helpers.ts";
 
 /**
  * Runs a fixture in a subprocess with `--expose-gc` and the base permissions plus `extra`;
@@ -134,38 +134,14 @@ for (const wake of ["socket", "wait"] as const) {
 }
 
 Deno.test("a client with a callback keeps the process alive", async () => {
-  const script = new URL("./fixtures/forgotten.ts", import.meta.url).pathname;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-ffi",
-      "--allow-env",
-      "--allow-read",
-      "--allow-write=/tmp",
-      "--allow-net",
-      script,
-      "callback",
-    ],
-    env: { NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!seen.includes("trading")) {
-    const { value, done } = await reader.read();
-    if (done) break;
-    seen += value;
-  }
-  assert.match(seen, /trading/);
+  const script = spawnScript(new URL("./fixtures/forgotten.ts", import.meta.url), ["callback"]);
+  assert.match(await script.until("trading"), /trading/);
   // Still running: nothing made it exit (a status would settle this race first).
   const exited = await Promise.race([
-    child.status.then(() => true),
+    script.child.status.then(() => true),
     new Promise<boolean>((r) => setTimeout(() => r(false), 1000)),
   ]);
   assert.equal(exited, false, "the process stayed alive while a callback consumes the client");
-  child.kill("SIGKILL");
-  await child.status;
-  await reader.cancel();
-  await child.stderr.cancel();
+  script.child.kill("SIGKILL");
+  await script.finish();
 });

@@ -848,50 +848,6 @@ Deno.test("OrderDesk.connectorDown() rejects only the waits of that connector's 
   assert.equal(f.desk.get(1)?.status, OrderStatus.None);
 });
 
-Deno.test("OrderDesk.reconcile() expires unreported old orders and keeps the others", () => {
-  const f = fixture();
-  f.now = 100;
-  place(f, 1, 0); // reported by the restarted connector
-  place(f, 2, 0); // not reported: unknown to it
-  place(f, 4, 1); // another connector's
-  for (const id of [1, 2, 4]) ack(f, id);
-  f.now = 300;
-  place(f, 3, 0); // requested after the restart (at 200)
-  f.now = 400;
-  f.delivered.length = 0;
-  f.desk.reconcile(0, new Set([1]), 200, "a");
-  assert.deepEqual(f.desk.active().map((o) => o.orderId), [1, 3, 4]);
-  assert.equal(f.desk.get(2)?.status, OrderStatus.Expired);
-  assert.equal(f.desk.get(2)?.req, OrderStatus.None);
-  assert.equal(f.delivered.length, 1);
-  const u = f.delivered[0] as OrderUpdate;
-  assert.equal(u.type, "order");
-  assert.equal(u.orderId, 2);
-  assert.equal(u.status, OrderStatus.Expired);
-  assert.equal(u.recvTs, 400);
-  assert.equal(f.errors.length, 1);
-  assert.equal(f.errors[0].asset, 0);
-  assert.equal(f.errors[0].orderId, 2);
-  assert.equal(f.errors[0].ts, 400);
-  assert.match(
-    f.errors[0].message,
-    /Order 2: not reported by the restarted connector "a"; marked Expired \(ambiguous\)/,
-  );
-  assert.deepEqual(fills(f), []);
-});
-
-Deno.test("OrderDesk.reconcile() keeps an order whose last request came after the restart", () => {
-  const f = fixture();
-  f.now = 100;
-  place(f, 1);
-  ack(f, 1);
-  f.now = 300;
-  f.desk.cancel(1); // its requestTs is now 300
-  f.desk.reconcile(0, new Set(), 200, "a");
-  assert.equal(f.desk.get(1)?.status, OrderStatus.New);
-  assert.deepEqual(f.errors, []);
-});
-
 // ------------------------------------------------------------------- close
 
 Deno.test("OrderDesk.close() rejects every pending wait with ClosedError", async () => {
@@ -974,18 +930,6 @@ Deno.test("OrderDesk: a repeated terminal answer is not delivered again, and set
   answer(f, 1, { status: OrderStatus.Canceled });
   assert.equal(f.delivered.length, before);
   assert.equal((await w).status, OrderStatus.Canceled);
-});
-
-Deno.test("OrderDesk.reconcile() settles a wait on the order it expires", async () => {
-  const f = fixture();
-  f.now = 100;
-  place(f, 1);
-  ack(f, 1);
-  f.desk.cancel(1);
-  const w = f.desk.wait("cancel", f.desk.get(1)!, { timeoutMs: 60_000 });
-  f.now = 400;
-  f.desk.reconcile(0, new Set(), 200, "a");
-  assert.equal((await w).status, OrderStatus.Expired);
 });
 
 Deno.test("OrderDesk fails fast with ConnectionError, nothing sent, while the connector is down", () => {

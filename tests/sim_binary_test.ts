@@ -6,45 +6,7 @@
 
 import assert from "node:assert/strict";
 import { LiveClient } from "../mod.ts";
-import { lastTrade, simBin, uniqueName, until } from "./helpers.ts";
-
-function spawnSim(name: string): Promise<Deno.ChildProcess> {
-  const child = new Deno.Command(simBin, {
-    args: [
-      name,
-      "--rate",
-      "500",
-      "--seed",
-      "3",
-      "--symbol",
-      "btcusdt",
-      "--tick",
-      "0.1",
-      "--lot",
-      "0.001",
-      "--price",
-      "50000",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  return (async () => {
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    let out = "";
-    while (!out.includes("\n")) {
-      const { value, done } = await reader.read();
-      if (done) break;
-      out += value;
-    }
-    assert.match(out, new RegExp(`^ready ${name}`));
-    // Keep draining so the child never blocks on a full pipe.
-    (async () => {
-      while (!(await reader.read()).done) { /* discard */ }
-    })().catch(() => {});
-    child.stderr.cancel().catch(() => {});
-    return child;
-  })();
-}
+import { lastTrade, simBin, spawnSim, uniqueName, until } from "./helpers.ts";
 
 let binExists = false;
 try {

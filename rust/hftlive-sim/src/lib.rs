@@ -315,6 +315,8 @@ pub struct SimStats {
     pub ipc_errors: u64,
     /// 1 while the sim thread runs.
     pub running: u64,
+    /// Orders resting in the sim's books now (all instruments).
+    pub resting: u64,
 }
 
 #[derive(Default)]
@@ -330,6 +332,7 @@ pub(crate) struct Counters {
     pub messages_sent: AtomicU64,
     pub expired: AtomicU64,
     pub ipc_errors: AtomicU64,
+    pub resting: AtomicU64,
 }
 
 pub(crate) struct Shared {
@@ -438,6 +441,7 @@ impl Sim {
             expired: l(&c.expired),
             ipc_errors: l(&c.ipc_errors),
             running: self.shared.running.load(Ordering::Acquire) as u64,
+            resting: l(&c.resting),
         }
     }
 

@@ -18,7 +18,12 @@ use std::{
 fn pct(mut v: Vec<u128>) -> String {
     v.sort_unstable();
     let p = |q: f64| v[((v.len() - 1) as f64 * q) as usize] as f64 / 1e3;
-    format!("p50 {:.1} µs, p90 {:.1}, p99 {:.1}", p(0.5), p(0.9), p(0.99))
+    format!(
+        "p50 {:.1} µs, p90 {:.1}, p99 {:.1}",
+        p(0.5),
+        p(0.9),
+        p(0.99)
+    )
 }
 
 fn socket(gap: Duration, n: usize, t0: Instant) -> Vec<u128> {

@@ -471,7 +471,10 @@ fn cycles_hftlive(a: &Args, name: &str) -> String {
 fn liveness_cost(a: &Args, name: &str) -> String {
     let sim = start_sim(a, name);
     let calls = a.f("calls", 200.0) as usize;
-    let mut live = hftlive::iox::Liveness::new(name).expect("liveness");
+    let channel = hftlive::iox::ChannelConfig::from_env()
+        .expect("channel config")
+        .unwrap_or(hftlive::iox::DEFAULT_CHANNEL);
+    let live = hftlive::iox::Liveness::open(name, &channel).expect("liveness");
     let (mut cleanup, mut list) = (hist(), hist());
     let mut up = 0;
     for _ in 0..calls {

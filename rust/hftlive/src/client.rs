@@ -31,18 +31,16 @@ use crate::{
     commands::{CancelOrder, NewOrder, RawCancelOrder, RawNewOrder},
     config::{ClientConfig, Mode},
     doorbell::AcceptError,
-    engine::{self, Engine},
+    engine::{self, rescue_after_failure, Engine},
     error::{fail, Error, ErrorKind},
     inline,
+    iox::ChannelConfig,
     record::{self, REC_SIZE},
     ring,
     shared::Shared,
     signal::WaitResult,
     sync::LockExt,
 };
-
-/// Commands (orders, cancels) a client queues for its engine at most.
-const COMMAND_QUEUE: usize = 65536;
 
 /// The refusal of `bell_listen` for an inline client (or, at the ABI, a null path).
 pub(crate) const BELL_REFUSED: &str =
@@ -84,11 +82,12 @@ impl Client {
     /// stays on this thread: only this thread can poll it.
     pub fn open(json: &str) -> Result<Client, Error> {
         let config = ClientConfig::parse(json).map_err(|m| Error::new(ErrorKind::Config, m))?;
+        let channel = ChannelConfig::from_env()?;
         let bot_id = config.bot_id.unwrap_or_else(random_bot_id);
         let (producer, consumer) = ring::ring(config.ring_capacity);
-        let (cmd_tx, cmd_rx) = mpsc::sync_channel(COMMAND_QUEUE);
+        let (cmd_tx, cmd_rx) = mpsc::channel();
         let mode = config.mode;
-        let shared = Arc::new(Shared::new(config, bot_id, consumer, cmd_tx));
+        let shared = Arc::new(Shared::new(config, channel, bot_id, consumer, cmd_tx));
         let ipc = |m: String| Error::new(ErrorKind::Ipc, m);
         let client = |thread, inline| {
             Client(Arc::new(ClientInner {
@@ -98,7 +97,7 @@ impl Client {
             }))
         };
         if mode == Mode::Inline {
-            let engine = Engine::build(shared.clone(), cmd_rx, producer).map_err(ipc)?;
+            let engine = Engine::build(shared.clone(), cmd_rx, producer)?;
             return Ok(client(None, Some(inline::adopt(engine))));
         }
         let (ready_tx, ready_rx) = mpsc::sync_channel(1);
@@ -109,15 +108,16 @@ impl Client {
                 let watch = s2.clone();
                 let run = AssertUnwindSafe(|| engine::run(s2, cmd_rx, producer, ready_tx));
                 if let Err(p) = catch_unwind(run) {
-                    watch.fail(format!("the engine thread panicked: {}", panic_text(&*p)));
+                    let why = format!("the engine thread panicked: {}", panic_text(&*p));
+                    fail_engine(&watch, why);
                 }
             })
             .map_err(|e| ipc(format!("cannot start the engine thread: {e}")))?;
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(client(Some(thread), None)),
-            Ok(Err(msg)) => {
+            Ok(Err(e)) => {
                 let _ = thread.join();
-                Err(ipc(msg))
+                Err(e)
             }
             Err(_) => {
                 let _ = thread.join();
@@ -129,9 +129,17 @@ impl Client {
         }
     }
 
-    /// Stops the engine and joins it; pending waits return `Closed`. Idempotent.
+    /// Stops the engine and joins it; pending waits return `Closed`. Idempotent. With
+    /// `cancel_on_exit`, the engine first cancels every active order and waits for the answers
+    /// (at most `exit_timeout_ms`), so this returns once they are finished.
     pub fn close(&self) {
         self.0.close();
+    }
+
+    /// Starts closing without waiting (the engine thread's cancel on exit runs meanwhile);
+    /// [`Client::close`] then waits. For closing many clients at once.
+    pub(crate) fn begin_close(&self) {
+        self.shared().signal().close();
     }
 
     /// Whether the engine runs inline (on the thread that opened the client).
@@ -190,7 +198,10 @@ impl Client {
             Some(Ok(r)) => r,
             Some(Err(p)) => {
                 // The engine is in an unknown state after a panic: it is not run again.
-                shared.fail(format!("the inline engine panicked: {}", panic_text(&*p)));
+                fail_engine(
+                    shared,
+                    format!("the inline engine panicked: {}", panic_text(&*p)),
+                );
                 Err(shared.failure())
             }
             None if signal.is_closed() => Err(Error::closed()),
@@ -348,18 +359,27 @@ impl Client {
     }
 
     /// The counters, in `hl_client_stats` order (`rust/ABI.md`, "Stats").
-    pub fn stats(&self) -> [f64; 8] {
+    pub fn stats(&self) -> [f64; 16] {
         let shared = self.shared();
         let s = shared.stats();
+        let n = |a: &std::sync::atomic::AtomicU64| a.load(Relaxed) as f64;
         [
-            s.pushed.load(Relaxed) as f64,
-            s.dropped.load(Relaxed) as f64,
-            s.foreign_orders.load(Relaxed) as f64,
-            s.ipc_errors.load(Relaxed) as f64,
-            s.registrations.load(Relaxed) as f64,
-            s.loops.load(Relaxed) as f64,
+            n(&s.pushed),
+            n(&s.dropped),
+            n(&s.foreign_orders),
+            n(&s.ipc_errors),
+            n(&s.registrations),
+            n(&s.loops),
             shared.config().ring_capacity as f64,
             shared.signal().ready() as f64,
+            n(&s.queued),
+            n(&s.in_flight),
+            n(&s.sent),
+            n(&s.unanswered),
+            n(&s.refused),
+            n(&s.adopted),
+            n(&s.window),
+            shared.config().max_queued_requests as f64,
         ]
     }
 
@@ -396,6 +416,16 @@ impl Client {
         self.shared().inject_fault(kind);
         Ok(())
     }
+}
+
+/// The engine stopped by itself: with `cancel_on_exit`, cancels go out through fresh ports
+/// first; then the client fails with `why` and what was sent.
+fn fail_engine(shared: &Shared, why: String) {
+    let why = match rescue_after_failure(shared) {
+        Some(what) => format!("{why}; {what}"),
+        None => why,
+    };
+    shared.fail(why);
 }
 
 impl ClientInner {

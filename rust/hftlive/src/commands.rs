@@ -234,10 +234,13 @@ impl CancelOrder {
     }
 }
 
-/// A request for the engine to send: a new order or a cancel (`order.req`) of `asset`.
+/// A request for the engine to send: the new order `order_id` of `asset`, or its cancel. The
+/// order itself is the one the client tracks, read when the request is sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Cmd {
     pub asset: usize,
-    pub order: Order,
+    pub order_id: u64,
+    pub cancel: bool,
 }
 
 #[cfg(test)]

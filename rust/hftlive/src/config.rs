@@ -73,6 +73,23 @@ fn default_liveness_ms() -> u64 {
 fn default_cleanup_ms() -> u64 {
     5000
 }
+fn default_max_queued() -> usize {
+    1_000_000
+}
+fn default_request_timeout_ms() -> u64 {
+    10_000
+}
+fn default_exit_timeout_ms() -> u64 {
+    5_000
+}
+
+/// The largest ring a client may ask for (2^24 records of 64 bytes, 1 GiB): a larger one
+/// aborted the process allocating.
+pub const MAX_RING_CAPACITY: usize = 1 << 24;
+
+/// The longest connector name: hftbacktest's service names are `{name}/FromBot` and
+/// `{name}/ToBot`, and iceoryx2 allows 255 bytes.
+pub const MAX_CONNECTOR_NAME: usize = 247;
 
 #[derive(Deserialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
@@ -108,6 +125,32 @@ pub struct ClientConfig {
     /// to ~55 µs).
     #[serde(default)]
     pub engine_timer_slack_ns: Option<u64>,
+    /// Requests (submits, cancels) awaiting the connector's answer at most, per connector;
+    /// default half the connector's IPC buffer (`rust/ABI.md`, "The order path").
+    #[serde(default)]
+    pub max_in_flight: Option<usize>,
+    /// Requests waiting in the core to be sent at most; one more is refused (`Backpressure`).
+    #[serde(default = "default_max_queued")]
+    pub max_queued_requests: usize,
+    /// A request the connector has not answered after this long frees its place in the window
+    /// and is reported.
+    #[serde(default = "default_request_timeout_ms")]
+    pub request_timeout_ms: u64,
+    /// Orders a connector reports in this client's registration answer that the client does not
+    /// know become this client's (the orders a dead client left).
+    #[serde(default = "default_true")]
+    pub adopt_orders: bool,
+    /// Cancel every active order when the client closes, its engine fails, the thread that
+    /// guards it ends, or the process exits.
+    #[serde(default)]
+    pub cancel_on_exit: bool,
+    /// How long cancel on exit waits for the answers at most.
+    #[serde(default = "default_exit_timeout_ms")]
+    pub exit_timeout_ms: u64,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 impl ClientConfig {
@@ -126,11 +169,26 @@ impl ClientConfig {
         if self.instruments.len() >= 0xFFFF {
             return Err("invalid client configuration: too many instruments".into());
         }
-        if !self.ring_capacity.is_power_of_two() || self.ring_capacity < 64 {
+        if !self.ring_capacity.is_power_of_two()
+            || !(64..=MAX_RING_CAPACITY).contains(&self.ring_capacity)
+        {
             return Err(format!(
-                "invalid client configuration: ring_capacity {} is not a power of two >= 64",
+                "invalid client configuration: ring_capacity {} is not a power of two in \
+                 [64, 2^24]",
                 self.ring_capacity
             ));
+        }
+        if self.max_in_flight == Some(0) {
+            return Err("invalid client configuration: max_in_flight 0 would never send".into());
+        }
+        if self.max_queued_requests == 0 {
+            return Err(
+                "invalid client configuration: max_queued_requests 0 would refuse every order"
+                    .into(),
+            );
+        }
+        if self.request_timeout_ms == 0 {
+            return Err("invalid client configuration: request_timeout_ms must be >= 1".into());
         }
         if self.bot_id == Some(0) {
             return Err("invalid client configuration: bot_id 0 is reserved (TO_ALL)".into());
@@ -140,6 +198,14 @@ impl ClientConfig {
             if inst.connector.is_empty() || inst.symbol.is_empty() {
                 return Err(format!(
                     "invalid {what}: connector and symbol must not be empty"
+                ));
+            }
+            if inst.connector.len() > MAX_CONNECTOR_NAME {
+                return Err(format!(
+                    "invalid instrument {i}: connector name of {} bytes is longer than \
+                     {MAX_CONNECTOR_NAME} (its IPC service \"{{name}}/FromBot\" would pass \
+                     iceoryx2's 255 bytes)",
+                    inst.connector.len()
                 ));
             }
             if !(inst.tick_size.is_finite() && inst.tick_size > 0.0) {

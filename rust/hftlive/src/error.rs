@@ -28,6 +28,11 @@ pub enum ErrorKind {
     State,
     /// The engine stopped by itself (a panic in the core).
     Engine,
+    /// Too many requests wait to be sent (`max_queued_requests`): nothing was queued.
+    Backpressure,
+    /// A limit of the connector's IPC was reached (nodes per service, bots per connector,
+    /// buffer size or max_bots different from the connector's).
+    Limit,
 }
 
 /// A failure with the message a caller reads.

@@ -94,6 +94,16 @@ impl<T: Clone, const N: usize> HandleTable<T, N> {
     }
 }
 
+impl<T: Clone, const N: usize> HandleTable<T, N> {
+    /// Removes every live object (process exit); returns them.
+    pub fn take_all(&self) -> Vec<T> {
+        self.slots
+            .iter()
+            .filter_map(|s| s.write_or_recover().value.take())
+            .collect()
+    }
+}
+
 impl<T: Clone, const N: usize> Default for HandleTable<T, N> {
     fn default() -> Self {
         Self::new()

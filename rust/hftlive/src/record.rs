@@ -40,6 +40,18 @@ pub const ERR_ORDER: u32 = 2;
 pub const ERR_CUSTOM: u32 = 3;
 pub const ERR_ENGINE: u32 = 100;
 
+/// Codes (payload s1) of the core's own ERROR records (kind [`ERR_ENGINE`]) about the order
+/// path; 0 for any other engine or IPC error.
+/// A request was not sent (its connector is down, or the IPC send failed): a new order ends
+/// Rejected, a cancel is withdrawn.
+pub const NOTICE_NOT_SENT: i64 = 1;
+/// A request got no answer (`request_timeout_ms`, or its connector went away first).
+pub const NOTICE_UNANSWERED: i64 = 2;
+/// An order the restarted connector did not report was marked Expired (ambiguous).
+pub const NOTICE_AMBIGUOUS: i64 = 3;
+/// What cancel on exit did.
+pub const NOTICE_EXIT: i64 = 4;
+
 /// INSTRUMENT record states.
 pub const INST_REGISTER_SENT: u32 = 1;
 pub const INST_SNAPSHOT_BEGIN: u32 = 2;

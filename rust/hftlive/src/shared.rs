@@ -6,8 +6,8 @@
 use std::{
     collections::{HashMap, HashSet, VecDeque},
     sync::{
-        atomic::AtomicU64,
-        mpsc::{SyncSender, TrySendError},
+        atomic::{AtomicU64, Ordering::Relaxed},
+        mpsc::Sender,
         Mutex, MutexGuard,
     },
 };
@@ -20,6 +20,7 @@ use crate::{
     commands::{CancelOrder, Cmd, NewOrder},
     config::ClientConfig,
     error::{Error, ErrorKind},
+    iox::ChannelConfig,
     ring::RingConsumer,
     signal::Signal,
     sync::LockExt,
@@ -34,6 +35,19 @@ pub struct Stats {
     pub ipc_errors: AtomicU64,
     pub registrations: AtomicU64,
     pub loops: AtomicU64,
+    /// Requests accepted and not yet sent (callers add, the engine takes away).
+    pub queued: AtomicU64,
+    /// Requests sent and not yet answered, over every connector.
+    pub in_flight: AtomicU64,
+    pub sent: AtomicU64,
+    /// Requests that got no answer in `request_timeout_ms`, or whose connector went away first.
+    pub unanswered: AtomicU64,
+    /// Submits and cancels refused because `max_queued_requests` were waiting.
+    pub refused: AtomicU64,
+    /// Orders of others (a dead client) this client took over at registration.
+    pub adopted: AtomicU64,
+    /// The smallest window (requests in flight at most) over the client's connectors now.
+    pub window: AtomicU64,
 }
 
 /// Per-instrument state shared between the engine and callers.
@@ -63,6 +77,11 @@ pub struct DoneIds {
 impl DoneIds {
     pub fn contains(&self, id: &u64) -> bool {
         self.set.contains(id)
+    }
+
+    /// Forgets `id` (an order the connector reports as resting after all).
+    pub fn remove(&mut self, id: &u64) {
+        self.set.remove(id);
     }
 
     pub fn insert(&mut self, id: u64) {
@@ -121,12 +140,14 @@ impl State {
 pub struct Shared {
     signal: Signal,
     consumer: Mutex<RingConsumer>,
-    commands: SyncSender<Cmd>,
+    commands: Sender<Cmd>,
     state: Mutex<State>,
     messages: Mutex<VecDeque<String>>,
     last_error: Mutex<String>,
     stats: Stats,
     config: ClientConfig,
+    /// hftbacktest's channel configuration in effect (`HFTBACKTEST_CHANNEL_CONFIG`), if set.
+    channel: Option<ChannelConfig>,
     bot_id: u64,
     /// Why the engine stopped, when it stopped by itself (a panic).
     failure: Mutex<Option<String>>,
@@ -138,9 +159,10 @@ pub struct Shared {
 impl Shared {
     pub fn new(
         config: ClientConfig,
+        channel: Option<ChannelConfig>,
         bot_id: u64,
         consumer: RingConsumer,
-        commands: SyncSender<Cmd>,
+        commands: Sender<Cmd>,
     ) -> Self {
         Self {
             signal: Signal::default(),
@@ -151,6 +173,7 @@ impl Shared {
             last_error: Default::default(),
             stats: Stats::default(),
             config,
+            channel,
             bot_id,
             failure: Default::default(),
             #[cfg(feature = "fault-injection")]
@@ -164,6 +187,11 @@ impl Shared {
 
     pub fn config(&self) -> &ClientConfig {
         &self.config
+    }
+
+    /// hftbacktest's channel configuration as set for this process (`None`: its defaults).
+    pub fn channel(&self) -> Option<ChannelConfig> {
+        self.channel
     }
 
     pub fn bot_id(&self) -> u64 {
@@ -253,13 +281,18 @@ impl Shared {
                 format_args!("order id {id} was already used on asset {}", order.asset),
             );
         }
-        self.send(order.asset, o.clone(), |e| order.refuse(ErrorKind::Full, e))?;
+        let cmd = Cmd {
+            asset: order.asset,
+            order_id: id,
+            cancel: false,
+        };
+        self.enqueue(cmd, |why| order.refuse(ErrorKind::Backpressure, why))?;
         a.orders.insert(id, o);
         Ok(())
     }
 
     /// Queues a cancel (hftbacktest's rule: only `New`/`PartiallyFilled` orders with no request
-    /// in flight can be cancelled).
+    /// queued or in flight can be cancelled).
     pub fn cancel(&self, cancel: &CancelOrder) -> Result<(), Error> {
         use ErrorKind::*;
         self.ensure_open()?;
@@ -283,28 +316,40 @@ impl Shared {
                 ),
             );
         }
-        let mut req = order.clone();
-        req.req = Status::Canceled;
-        req.local_timestamp = now_ns();
-        self.send(asset, req, |e| cancel.refuse(Full, e))?;
+        let cmd = Cmd {
+            asset,
+            order_id: id,
+            cancel: true,
+        };
+        self.enqueue(cmd, |why| cancel.refuse(Backpressure, why))?;
         order.req = Status::Canceled;
         Ok(())
     }
 
-    /// Queues `order` for the engine; `full` makes the error of a full queue.
-    fn send(
+    /// Queues a request for the engine (under the state lock, so the count cannot pass the
+    /// bound); `refuse` makes the error when `max_queued_requests` are already waiting.
+    fn enqueue(
         &self,
-        asset: usize,
-        order: Order,
-        full: impl FnOnce(&str) -> Result<(), Error>,
+        cmd: Cmd,
+        refuse: impl FnOnce(String) -> Result<(), Error>,
     ) -> Result<(), Error> {
-        match self.commands.try_send(Cmd { asset, order }) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(_)) => full("the command queue is full"),
-            Err(TrySendError::Disconnected(_)) => {
-                Err(Error::new(ErrorKind::Closed, "the client is closed"))
-            }
+        let max = self.config.max_queued_requests as u64;
+        if self.stats.queued.load(Relaxed) >= max {
+            self.stats.refused.fetch_add(1, Relaxed);
+            return refuse(format!(
+                "{max} requests already wait to be sent (max_queued_requests): the connector \
+                 answers more slowly than orders arrive. Nothing was queued; retry once answers \
+                 come in (hl_client_stats: requests queued, in flight), or raise \
+                 max_queued_requests"
+            ));
         }
+        // Counted before the engine can see it, so the engine never takes away more than this.
+        self.stats.queued.fetch_add(1, Relaxed);
+        if self.commands.send(cmd).is_err() {
+            self.stats.queued.fetch_sub(1, Relaxed);
+            return Err(Error::new(ErrorKind::Closed, "the client is closed"));
+        }
+        Ok(())
     }
 
     /// Asks the engine to carry out a fault at its next step (`hl_client_fault`).

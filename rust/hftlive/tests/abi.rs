@@ -464,3 +464,111 @@ fn without_the_feature_fault_injection_is_refused_with_a_message() {
     let (rc, _) = c.poll(16, 0);
     assert!(rc >= 0, "the engine runs on: {rc}");
 }
+
+/// Submits resting buys `ids` through the ABI and polls until each is acknowledged.
+fn rest_through_abi(c: &H, ids: std::ops::RangeInclusive<u64>) {
+    for id in ids.clone() {
+        assert_eq!(
+            c.submit(common::resting_buy(id).into()),
+            HL_OK,
+            "{}",
+            c.last_error()
+        );
+    }
+    let mut acked = std::collections::HashSet::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while acked.len() < ids.clone().count() {
+        assert!(Instant::now() < deadline, "{} acknowledged", acked.len());
+        let (n, buf) = c.poll(1024, 20_000);
+        assert!(n >= 0, "{n}");
+        for r in buf[..n as usize * 64].chunks_exact(64) {
+            if common::is_ack(&hftlive::record::RecView(r)) {
+                acked.insert(hftlive::record::RecView(r).u(1));
+            }
+        }
+    }
+}
+
+const ON_EXIT: &str = r#","cancel_on_exit":true"#;
+
+#[test]
+fn a_guarded_client_is_closed_with_its_orders_cancelled_when_its_thread_ends() {
+    assert_eq!(hl_client_guard(0xDEAD_BEEF), HL_E_HANDLE);
+    let name = unique_name("guard");
+    let sim = common::order_sim(&name);
+    let cfg = client_cfg(&name, &["btcusdt"], ON_EXIT);
+    let h = std::thread::spawn(move || {
+        let c = open(&cfg).unwrap();
+        assert_eq!(hl_client_guard(c.0), HL_OK);
+        assert_eq!(hl_client_guard(c.0), HL_OK, "twice is once");
+        rest_through_abi(&c, 1..=20);
+        // Left open: the thread ends (a Deno Worker terminated).
+        std::mem::ManuallyDrop::new(c).0
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        hl_client_close(h),
+        HL_E_HANDLE,
+        "closed by the thread's guard"
+    );
+    assert_eq!(common::sim_resting(&sim, 0, Duration::from_secs(1)), 0);
+}
+
+/// Runs in a child process: rests orders through the ABI, then exits without closing.
+#[test]
+#[ignore = "helper for a_process_exiting_without_close_cancels_through_atexit"]
+fn child_exits_without_closing() {
+    let Ok(name) = std::env::var("HLT_CHILD_CONNECTOR") else {
+        return;
+    };
+    let c = open(&client_cfg(&name, &["btcusdt"], ON_EXIT)).unwrap();
+    rest_through_abi(&c, 1..=20);
+    println!("acked");
+    std::process::exit(0); // no destructor runs; the atexit handler does
+}
+
+#[test]
+fn a_process_exiting_without_close_cancels_through_atexit() {
+    let name = unique_name("atexit");
+    let sim = common::order_sim(&name);
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_exits_without_closing",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env("HLT_CHILD_CONNECTOR", &name)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && stdout.contains("acked"), "{stdout}");
+    assert_eq!(sim.stats().acks, 20);
+    assert_eq!(common::sim_resting(&sim, 0, Duration::from_secs(1)), 0);
+    assert_eq!(sim.stats().cancels, 20);
+}
+
+#[test]
+fn a_full_request_queue_is_backpressure_with_the_bound_in_the_message() {
+    let name = unique_name("abibp");
+    let sim = common::order_sim(&name);
+    sim.fault(hftlive_sim::Fault::DelayMs(2_000));
+    sim.book("btcusdt").unwrap(); // behind the fault in the sim's queue: it was applied
+    let extra = r#","max_in_flight":1,"max_queued_requests":1"#;
+    let c = open(&client_cfg(&name, &["btcusdt"], extra)).unwrap();
+    let statuses: Vec<i32> = (1..=3)
+        .map(|id| c.submit(common::resting_buy(id).into()))
+        .collect();
+    assert!(statuses.contains(&HL_E_BACKPRESSURE), "{statuses:?}");
+    assert!(
+        c.last_error().contains("max_queued_requests"),
+        "{}",
+        c.last_error()
+    );
+    let mut stats = [0f64; 16];
+    // SAFETY: stats holds 16 f64.
+    let n = unsafe { hl_client_stats(c.0, stats.as_mut_ptr(), 16) };
+    assert_eq!(n, 16);
+    assert!(stats[12] >= 1.0, "refused counted: {stats:?}");
+}

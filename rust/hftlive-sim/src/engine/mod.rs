@@ -4,6 +4,7 @@
 
 mod orders;
 mod publish;
+mod resting;
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -132,7 +133,7 @@ struct Inst {
     fuse: Option<FusedHashMapMarketDepth>,
     /// The initial book still has to be published (first registration while paused).
     initial_pending: bool,
-    orders: Vec<Resting>,
+    orders: resting::RestingOrders,
     finished: HashMap<u64, Order>,
     finished_fifo: VecDeque<u64>,
     pos_lots: i64,
@@ -251,7 +252,7 @@ impl Engine {
                 market,
                 fuse: None,
                 initial_pending: false,
-                orders: Vec::new(),
+                orders: Default::default(),
                 finished: HashMap::new(),
                 finished_fifo: VecDeque::new(),
                 pos_lots: 0,
@@ -359,6 +360,12 @@ impl Engine {
                 }
                 _ => next_due = now,
             }
+
+            let resting: usize = self.insts.iter().map(|i| i.orders.len()).sum();
+            self.out
+                .counters()
+                .resting
+                .store(resting as u64, Ordering::Relaxed);
 
             // Idle until the next market event, delayed request or poll.
             let mut wake = now + poll;

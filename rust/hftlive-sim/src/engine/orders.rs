@@ -27,69 +27,64 @@ impl Engine {
             let inst = &self.insts[idx];
             let mut taken: HashMap<u64, i64> = HashMap::new();
             for tr in trades {
-                // A sell aggressor hits resting buys at or above the trade price, and vice versa.
-                let mut cands: Vec<&Resting> = inst
-                    .orders
-                    .iter()
-                    .filter(|r| {
-                        r.buy != tr.buy
-                            && if r.buy {
-                                r.tick >= tr.tick
-                            } else {
-                                r.tick <= tr.tick
-                            }
-                    })
-                    .collect();
-                cands.sort_by_key(|r| (if r.buy { -r.tick } else { r.tick }, r.seq));
+                // A sell aggressor hits resting buys at or above the trade price, and vice versa,
+                // best price first, then arrival.
                 let mut left = tr.lots;
-                for r in cands {
+                for seq in inst.orders.reachable(!tr.buy, tr.tick) {
                     if left == 0 {
                         break;
                     }
-                    let used = taken.entry(r.seq).or_insert(0);
+                    let Some(r) = inst.orders.get(seq) else {
+                        continue;
+                    };
+                    let used = taken.entry(seq).or_insert(0);
                     let f = (r.leaves - *used).min(left);
                     if f > 0 {
                         *used += f;
                         left -= f;
-                        fills.push((r.seq, f));
+                        fills.push((seq, f));
                     }
                 }
             }
-            let bb = inst.market.best_bid();
-            let ba = inst.market.best_ask();
-            for r in &inst.orders {
-                let crossed = if r.buy {
-                    ba.is_some_and(|a| r.tick >= a)
-                } else {
-                    bb.is_some_and(|b| r.tick <= b)
+            // A touch that crosses a resting order's price fills it completely.
+            let crossed_buys = inst
+                .market
+                .best_ask()
+                .map(|a| inst.orders.reachable(true, a));
+            let crossed_sells = inst
+                .market
+                .best_bid()
+                .map(|b| inst.orders.reachable(false, b));
+            for seq in crossed_buys.into_iter().chain(crossed_sells).flatten() {
+                let Some(r) = inst.orders.get(seq) else {
+                    continue;
                 };
-                if crossed {
-                    let used = taken.get(&r.seq).copied().unwrap_or(0);
-                    if r.leaves > used {
-                        fills.push((r.seq, r.leaves - used));
-                    }
+                let used = taken.get(&seq).copied().unwrap_or(0);
+                if r.leaves > used {
+                    fills.push((seq, r.leaves - used));
                 }
             }
         }
         for (seq, lots) in fills {
-            if let Some(k) = self.insts[idx].orders.iter().position(|r| r.seq == seq) {
-                let tick = self.insts[idx].orders[k].tick;
-                self.fill_resting(idx, k, lots, tick);
-            }
+            self.fill_resting(idx, seq, lots);
         }
     }
 
-    fn fill_resting(&mut self, idx: usize, k: usize, lots: i64, tick: i64) {
+    fn fill_resting(&mut self, idx: usize, seq: u64, lots: i64) {
         let ts = self.out.now_ns();
         let inst = &mut self.insts[idx];
-        let exec_tick = inst.order_tick(&inst.orders[k].order, tick);
-        let r = &mut inst.orders[k];
+        let Some(tick) = inst.orders.get(seq).map(|r| r.tick) else {
+            return;
+        };
+        let exec_tick = inst.order_tick(&inst.orders.get(seq).expect("checked").order, tick);
+        let lot_size = inst.lot_size;
+        let r = inst.orders.get_mut(seq).expect("checked");
         r.leaves -= lots;
         let buy = r.buy;
         let o = &mut r.order;
-        o.exec_qty = lots as f64 * inst.lot_size;
+        o.exec_qty = lots as f64 * lot_size;
         o.exec_price_tick = exec_tick;
-        o.leaves_qty = r.leaves as f64 * inst.lot_size;
+        o.leaves_qty = r.leaves as f64 * lot_size;
         o.status = if r.leaves == 0 {
             Status::Filled
         } else {
@@ -101,7 +96,7 @@ impl Engine {
         let order = o.clone();
         let done = r.leaves == 0;
         if done {
-            inst.orders.remove(k);
+            inst.orders.remove_seq(seq);
             inst.remember_finished(order.clone());
         }
         let symbol = inst.symbol.clone();
@@ -143,11 +138,7 @@ impl Engine {
                 "Order rejected by hftlive-sim (fault injection).",
             );
         }
-        if self.insts[idx]
-            .orders
-            .iter()
-            .any(|r| r.order.order_id == order.order_id)
-        {
+        if self.insts[idx].orders.contains_id(order.order_id) {
             // The connector cannot map a second live order with the same id: it expires the
             // request without an error event.
             order.req = Status::None;
@@ -347,7 +338,7 @@ impl Engine {
             self.insts[idx].remember_finished(order);
         } else {
             self.seq += 1;
-            self.insts[idx].orders.push(Resting {
+            self.insts[idx].orders.insert(Resting {
                 seq: self.seq,
                 order,
                 buy,
@@ -362,12 +353,7 @@ impl Engine {
             return;
         };
         let inst = &mut self.insts[idx];
-        if let Some(k) = inst
-            .orders
-            .iter()
-            .position(|r| r.order.order_id == order.order_id)
-        {
-            let r = inst.orders.remove(k);
+        if let Some(r) = inst.orders.remove_id(order.order_id) {
             let mut o = r.order;
             o.status = Status::Canceled;
             o.req = Status::None;

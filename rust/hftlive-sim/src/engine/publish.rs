@@ -21,7 +21,7 @@ impl Engine {
         self.out.send(src, &LiveEvent::BatchStart);
         if let Some(&idx) = self.by_symbol.get(&symbol) {
             let inst = &mut self.insts[idx];
-            for r in &inst.orders {
+            for r in inst.orders.iter() {
                 self.out.send(
                     src,
                     &LiveEvent::Order {

@@ -191,7 +191,14 @@ impl Bot {
     /// Events until (and including) the first one for which `stop` is true.
     pub fn until(&self, mut stop: impl FnMut(u64, &LiveEvent) -> bool) -> Vec<(u64, LiveEvent)> {
         let mut out = Vec::new();
+        // Events that keep coming (market data) must not make a lost one a hang.
+        let deadline = Instant::now() + TIMEOUT;
         loop {
+            assert!(
+                Instant::now() < deadline,
+                "timed out: {} events, none the one awaited",
+                out.len()
+            );
             let (dst, ev) = self.next();
             let done = stop(dst, &ev);
             out.push((dst, ev));

@@ -21,7 +21,7 @@ use crate::{
 /// Clients open at once at most.
 const CLIENT_SLOTS: usize = 4096;
 
-static CLIENTS: HandleTable<Client, CLIENT_SLOTS> = HandleTable::new();
+pub(super) static CLIENTS: HandleTable<Client, CLIENT_SLOTS> = HandleTable::new();
 
 /// A status from a result: a count or `HL_OK`, or the error's code with its message (if it has
 /// one) kept as the client's last error.
@@ -84,6 +84,7 @@ extern_open!(
     "client",
     |json| {
         let c = Client::open(json)?;
+        super::exit::close_clients_at_exit();
         CLIENTS.insert(c.clone()).ok_or_else(|| {
             c.close();
             Error::new(ErrorKind::Full, "too many open clients")

@@ -9,9 +9,11 @@
 
 mod boundary;
 mod client;
+mod exit;
 mod sim;
 
 pub use client::*;
+pub use exit::hl_client_guard;
 pub use sim::*;
 
 use crate::{
@@ -33,6 +35,8 @@ pub const HL_E_CONFIG: i32 = -9;
 pub const HL_E_BUFFER: i32 = -10;
 pub const HL_E_STATE: i32 = -11;
 pub const HL_E_ENGINE: i32 = -12;
+pub const HL_E_BACKPRESSURE: i32 = -13;
+pub const HL_E_LIMIT: i32 = -14;
 
 /// ABI version checked by the TypeScript loader.
 pub const ABI_VERSION: u32 = 1;
@@ -51,6 +55,8 @@ pub fn status_of(e: &Error) -> i32 {
         ErrorKind::Buffer => HL_E_BUFFER,
         ErrorKind::State => HL_E_STATE,
         ErrorKind::Engine => HL_E_ENGINE,
+        ErrorKind::Backpressure => HL_E_BACKPRESSURE,
+        ErrorKind::Limit => HL_E_LIMIT,
     }
 }
 

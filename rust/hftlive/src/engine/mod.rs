@@ -12,16 +12,24 @@
 //! 5. a REST rejection (`Expired` + `OrderError`) is reported as a rejection with its code
 //!    ([`orders`]).
 //!
+//! Requests are paced against the connector's IPC buffer, never lost ([`requests`]); orders
+//! are reconciled and adopted when a connector (re)registers ([`registration`], [`orders`]);
+//! cancel on exit and the rescue after a failure are in [`exit`].
+//!
 //! This file is the loop: build, step, idle strategy.
 
+mod exit;
 #[cfg(feature = "fault-injection")]
 mod flood;
 mod market;
 mod orders;
 mod registration;
+mod requests;
+
+pub(crate) use exit::rescue_after_failure;
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     sync::{
         atomic::Ordering,
         mpsc::{Receiver, SyncSender},
@@ -41,11 +49,13 @@ use crate::{
     book::Bbo,
     commands::Cmd,
     config::EngineWait,
-    iox::{self, Liveness, Peer},
+    error::{Error, ErrorKind},
+    iox::{self, ChannelConfig, Liveness, Peer, DEFAULT_CHANNEL},
     record::{self, Rec, ERR_ENGINE, NO_ASSET},
     ring::RingProducer,
     shared::Shared,
 };
+use requests::Requests;
 
 /// One connector: its channel and what the engine knows of it.
 struct Conn {
@@ -63,6 +73,8 @@ struct Conn {
     pending_reject: Option<(usize, u64)>,
     /// Inside a `BatchStart`..`BatchEnd` sent to all bots (an atomic group of market data).
     market_batch: bool,
+    /// Requests waiting to be sent and requests awaiting an answer.
+    requests: Requests,
 }
 
 /// The engine's own view of one asset.
@@ -73,6 +85,9 @@ struct AssetReg {
     bbo: Bbo,
     /// A best bid/offer change held until the end of the current batch (exch_ts, local_ts).
     bbo_pending: Option<(i64, i64)>,
+    /// After a connector (re)start: the ids of the orders held then; those its registration
+    /// answer does not report end as Expired (ambiguous).
+    reconcile: Option<HashSet<u64>>,
 }
 
 /// The engine: owns the IPC ports (not `Send`), so it lives on one thread.
@@ -99,6 +114,9 @@ pub struct Engine {
     /// The test producer (`hl_client_fault` 3/4): the sequence number of the next record.
     #[cfg(feature = "fault-injection")]
     flood: Option<u64>,
+    request_timeout: Duration,
+    /// Cancel on exit ran (or is not wanted again).
+    exited: bool,
 }
 
 /// Builds the ports on the calling (engine) thread, says so on `ready`, and runs until the
@@ -107,15 +125,15 @@ pub fn run(
     shared: Arc<Shared>,
     cmd_rx: Receiver<Cmd>,
     out: RingProducer,
-    ready: SyncSender<Result<(), String>>,
+    ready: SyncSender<Result<(), Error>>,
 ) {
     let mut engine = match Engine::build(shared, cmd_rx, out) {
         Ok(e) => {
             let _ = ready.send(Ok(()));
             e
         }
-        Err(msg) => {
-            let _ = ready.send(Err(msg));
+        Err(e) => {
+            let _ = ready.send(Err(e));
             return;
         }
     };
@@ -126,6 +144,7 @@ pub fn run(
         }
     }
     engine.out.flush(engine.shared.signal());
+    // Dropping the engine cancels every active order first when `cancel_on_exit` is set.
 }
 
 impl Engine {
@@ -133,21 +152,22 @@ impl Engine {
         shared: Arc<Shared>,
         cmd_rx: Receiver<Cmd>,
         out: RingProducer,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, Error> {
         iox::prepare_dirs();
         iox::cleanup_dead_nodes();
         let cfg = shared.config();
         if let Some(ns) = cfg.engine_timer_slack_ns {
             // Built on the thread that runs it (its own, or an inline client's poller).
-            crate::slack::set_timer_slack_ns(ns)?;
+            crate::slack::set_timer_slack_ns(ns).map_err(|e| Error::new(ErrorKind::Config, e))?;
         }
+        let channel = shared.channel().unwrap_or(DEFAULT_CHANNEL);
         let mut conns: Vec<Conn> = Vec::new();
         let mut regs = Vec::with_capacity(cfg.instruments.len());
         for (i, inst) in cfg.instruments.iter().enumerate() {
             let c = match conns.iter().position(|c| c.name == inst.connector) {
                 Some(c) => c,
                 None => {
-                    conns.push(Conn::open(&inst.connector)?);
+                    conns.push(Conn::open(&inst.connector, &channel)?);
                     conns.len() - 1
                 }
             };
@@ -159,6 +179,7 @@ impl Engine {
                 last_sent: None,
                 bbo: Bbo::EMPTY,
                 bbo_pending: None,
+                reconcile: None,
             });
         }
         let wait_node = if cfg.engine_wait == EngineWait::NodeWait {
@@ -166,12 +187,17 @@ impl Engine {
                 NodeBuilder::new()
                     .signal_handling_mode(SignalHandlingMode::Disabled)
                     .create::<ipc::Service>()
-                    .map_err(|e| format!("cannot create iceoryx2 node: {e:?}"))?,
+                    .map_err(|e| {
+                        Error::new(
+                            ErrorKind::Ipc,
+                            format!("cannot create iceoryx2 node: {e:?}"),
+                        )
+                    })?,
             )
         } else {
             None
         };
-        Ok(Self {
+        let mut engine = Self {
             liveness_every: Duration::from_millis(cfg.liveness_interval_ms.max(1)),
             register_every: Duration::from_millis(cfg.register_interval_ms.max(1)),
             spin_for: Duration::from_micros(cfg.engine_spin_us),
@@ -184,13 +210,19 @@ impl Engine {
             rx_ts: now_ns(),
             #[cfg(feature = "fault-injection")]
             flood: None,
+            request_timeout: Duration::from_millis(cfg.request_timeout_ms),
+            exited: false,
             shared,
             conns,
             regs,
             out,
             cmd_rx,
             wait_node,
-        })
+        };
+        // Whether each connector is there is known before the first request is sent.
+        engine.last_liveness = Some(Instant::now());
+        engine.check_liveness(Instant::now());
+        Ok(engine)
     }
 
     /// Whether the client closed (or the engine failed): the engine is not run again.
@@ -207,8 +239,13 @@ impl Engine {
         #[cfg(not(feature = "fault-injection"))]
         let flooding = false;
         let mut busy = self.send_commands() | flooding;
+        let mut received = false;
         for c in 0..self.conns.len() {
-            busy |= self.receive(c);
+            received |= self.receive(c);
+        }
+        if received {
+            busy = true;
+            self.publish_in_flight();
         }
         let now = Instant::now();
         if self
@@ -290,7 +327,9 @@ impl Engine {
             }
             LiveEvent::Order { symbol, order } => {
                 if let Some(a) = self.asset_of(c, &symbol) {
-                    self.on_order(c, a, order);
+                    // Part of this bot's registration answer: the connector reports what rests.
+                    let reported = to_me && self.conns[c].batch.is_some();
+                    self.on_order(c, a, order, reported);
                 }
             }
             LiveEvent::Position {
@@ -314,13 +353,9 @@ impl Engine {
         Some(a)
     }
 
-    /// Sends every queued command; returns whether there was any.
+    /// Sends queued requests within each connector's window; returns whether anything happened.
     pub fn send_commands(&mut self) -> bool {
-        let mut any = false;
-        while let Ok(cmd) = self.cmd_rx.try_recv() {
-            any = true;
-            self.send_order(cmd);
-        }
+        let any = self.pump_requests();
         if any {
             self.out.flush(self.shared.signal());
         }
@@ -393,21 +428,37 @@ impl Engine {
     }
 }
 
+impl Drop for Engine {
+    /// Cancel on exit (when configured) runs here, so every way an engine ends takes it: its
+    /// thread's loop ending, an inline client closed or reaped, the thread that holds inline
+    /// engines ending. Not after a panic: an engine in an unknown state is not run again (the
+    /// rescue in [`exit`] cancels through fresh ports instead).
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return;
+        }
+        let run = std::panic::AssertUnwindSafe(|| self.cancel_on_exit());
+        // A thread-local destructor must not unwind (that aborts the process).
+        let _ = std::panic::catch_unwind(run);
+    }
+}
+
 impl Conn {
-    fn open(name: &str) -> Result<Self, String> {
+    fn open(name: &str, channel: &ChannelConfig) -> Result<Self, Error> {
         let ch = IceoryxChannel::new(name)
-            .map_err(|e| format!("cannot open the IPC channel of connector \"{name}\": {e}"))?;
+            .map_err(|e| iox::open_error(name, channel, &e.to_string()))?;
         Ok(Conn {
             name: name.to_string(),
             ch,
             symbols: HashMap::new(),
             assets: Vec::new(),
-            liveness: Liveness::new(name)?,
+            liveness: Liveness::open(name, channel)?,
             peer: None,
             batch: None,
             pending: VecDeque::new(),
             pending_reject: None,
             market_batch: false,
+            requests: Requests::default(),
         })
     }
 }

@@ -1,18 +1,16 @@
-//! Orders: sending the queued commands, tracking the connector's order updates of this client's
-//! orders, and the connector's errors (DESIGN.md point 5: a REST rejection is `Expired` plus an
-//! `OrderError`, reported as a rejection with the exchange's code).
+//! Orders: tracking the connector's order updates of this client's orders, adopting the orders
+//! a connector reports at registration that nobody tracks (a dead client's), and the connector's
+//! errors (DESIGN.md point 5: a REST rejection is `Expired` plus an `OrderError`, reported as a
+//! rejection with the exchange's code). Sending is in [`super::requests`].
 
 use std::sync::atomic::Ordering;
 
-use hftbacktest::prelude::{ErrorKind, LiveError, LiveRequest, Order, Status, Value};
+use hftbacktest::prelude::{ErrorKind, LiveError, Order, Status, Value};
 
 use super::Engine;
-use crate::{
-    commands::Cmd,
-    record::{
-        self, ERR_CONNECTION_INTERRUPTED, ERR_CRITICAL_CONNECTION, ERR_CUSTOM, ERR_ENGINE,
-        ERR_ORDER, NO_ASSET, STATUS_REJECTED,
-    },
+use crate::record::{
+    self, ERR_CONNECTION_INTERRUPTED, ERR_CRITICAL_CONNECTION, ERR_CUSTOM, ERR_ORDER, NO_ASSET,
+    STATUS_REJECTED,
 };
 
 fn is_terminal(s: Status) -> bool {
@@ -23,57 +21,37 @@ fn is_terminal(s: Status) -> bool {
 }
 
 impl Engine {
-    /// Sends one queued order or cancel. If nothing reached the connector, a new order is
-    /// rejected and a cancel withdrawn, with an ERROR record saying why.
-    pub(super) fn send_order(&mut self, cmd: Cmd) {
-        let inst = &self.shared.config().instruments[cmd.asset];
-        let (c, symbol) = (inst.connector.clone(), inst.symbol.clone());
-        let Some(ci) = self.conns.iter().position(|x| x.name == c) else {
-            return;
-        };
-        let id = cmd.order.order_id;
-        let is_new = cmd.order.req == Status::New;
-        let request = LiveRequest::Order {
-            symbol,
-            order: cmd.order,
-        };
-        let Err(e) = self.conns[ci].ch.send(self.shared.bot_id(), &request) else {
-            return;
-        };
-        self.shared
-            .stats()
-            .ipc_errors
-            .fetch_add(1, Ordering::Relaxed);
-        let rec = {
-            let mut st = self.shared.state();
-            let a = &mut st.assets[cmd.asset];
-            if is_new {
-                a.orders.remove(&id).map(|mut o| {
-                    o.status = Status::Rejected;
-                    o.req = Status::None;
-                    a.done.insert(id);
-                    record::order(cmd.asset, &o, STATUS_REJECTED)
-                })
-            } else {
-                a.orders.get_mut(&id).map(|o| {
-                    o.req = Status::None;
-                    record::order(cmd.asset, o, o.status as u8)
-                })
-            }
-        };
-        if let Some(rec) = rec {
-            self.stage(rec);
-        }
-        let msg = format!("Cannot send order {id} to connector \"{c}\": {e}");
-        self.error_record(ERR_ENGINE, 0, id, cmd.asset as u16, msg);
-    }
-
-    pub(super) fn on_order(&mut self, c: usize, a: usize, order: Order) {
+    /// An order update of asset `a` from connector `c`; `reported`: part of this bot's
+    /// registration answer (the connector reports what rests).
+    pub(super) fn on_order(&mut self, c: usize, a: usize, order: Order, reported: bool) {
         let id = order.order_id;
+        self.answered(c, a, id);
+        if reported {
+            if let Some(ids) = self.regs[a].reconcile.as_mut() {
+                ids.remove(&id);
+            }
+        }
+        let adopt = reported && self.shared.config().adopt_orders;
         let rec = {
             let mut st = self.shared.state();
             let asset = &mut st.assets[a];
             let Some(mine) = asset.orders.get_mut(&id) else {
+                if adopt && order.active() {
+                    // Left by a client that is gone (or another bot's): this client takes it
+                    // over, so it can be listed and cancelled.
+                    let mut o = order;
+                    o.req = Status::None;
+                    if o.tick_size <= 0.0 {
+                        o.tick_size = asset.tick_size;
+                    }
+                    let rec = record::order(a, &o, o.status as u8);
+                    asset.done.remove(&id);
+                    asset.orders.insert(id, o);
+                    drop(st);
+                    self.shared.stats().adopted.fetch_add(1, Ordering::Relaxed);
+                    self.stage(rec);
+                    return;
+                }
                 // Another bot's order (connectors send every order to every bot), or a late
                 // update of one of ours that already finished.
                 self.shared

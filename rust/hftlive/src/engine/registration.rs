@@ -1,18 +1,23 @@
 //! Connector liveness and instrument registration (DESIGN.md point 1): `RegisterInstrument` is
 //! re-sent until the connector answers with a batch addressed to this bot, and everything is
-//! registered again when a connector (re)starts.
+//! registered again when a connector (re)starts. After a restart the registration answer is the
+//! one source of truth: orders held from before that it does not report end Expired.
 
 use std::{
+    collections::HashSet,
     sync::atomic::Ordering,
     time::{Duration, Instant},
 };
 
-use hftbacktest::prelude::LiveRequest;
+use hftbacktest::prelude::{LiveRequest, Status};
 
-use super::{now_ns, Engine};
+use super::{now_ns, requests::Unanswered, Engine};
 use crate::{
     iox::{self, Peer},
-    record::{self, INST_REGISTERED, INST_REGISTER_SENT, INST_SNAPSHOT_BEGIN},
+    record::{
+        self, ERR_ENGINE, INST_REGISTERED, INST_REGISTER_SENT, INST_SNAPSHOT_BEGIN,
+        NOTICE_AMBIGUOUS,
+    },
 };
 
 impl Engine {
@@ -50,6 +55,12 @@ impl Engine {
             match peer {
                 Peer::Up(_) => {
                     // A new (or restarted) connector: everything must be registered again.
+                    if matches!(prev, Some(Peer::Up(_))) {
+                        // Restarted between two checks: the old process answers nothing more.
+                        self.abandon_in_flight(c, Unanswered::Restarted);
+                    }
+                    self.set_window(c);
+                    self.expect_reconcile(c);
                     let conn = &mut self.conns[c];
                     conn.pending.clear();
                     conn.batch = None;
@@ -70,8 +81,61 @@ impl Engine {
                         self.unregister(c);
                     }
                     self.stage(record::connector(c, false, ts));
+                    self.abandon_in_flight(c, Unanswered::Down);
                 }
             }
+        }
+    }
+
+    /// Connector `c` came up: the orders each of its assets holds now (but new orders still
+    /// waiting to be sent) are checked against its registration answer.
+    fn expect_reconcile(&mut self, c: usize) {
+        self.take_commands();
+        for k in 0..self.conns[c].assets.len() {
+            let a = self.conns[c].assets[k];
+            let unsent: HashSet<u64> = self.conns[c].requests.queued_submits(a).collect();
+            let held: HashSet<u64> = {
+                let st = self.shared.state();
+                let ids = st.assets[a].orders.keys();
+                ids.filter(|id| !unsent.contains(id)).copied().collect()
+            };
+            self.regs[a].reconcile = (!held.is_empty()).then_some(held);
+        }
+    }
+
+    /// The registration answer of asset `a` ended: the orders held from before the connector's
+    /// restart that it did not report end Expired, each with an ERROR record (ambiguous: the
+    /// old process may have filled them).
+    fn reconcile(&mut self, a: usize) {
+        let Some(ids) = self.regs[a].reconcile.take() else {
+            return;
+        };
+        let mut ids: Vec<u64> = ids.into_iter().collect();
+        ids.sort_unstable();
+        let name = self.conns[self.regs[a].conn].name.clone();
+        for id in ids {
+            let rec = {
+                let mut st = self.shared.state();
+                let asset = &mut st.assets[a];
+                match asset.orders.get(&id) {
+                    Some(o) if o.active() => asset.orders.remove(&id).map(|mut o| {
+                        o.status = Status::Expired;
+                        o.req = Status::None;
+                        asset.done.insert(id);
+                        record::order(a, &o, Status::Expired as u8)
+                    }),
+                    _ => None,
+                }
+            };
+            let Some(rec) = rec else {
+                continue;
+            };
+            self.stage(rec);
+            let msg = format!(
+                "Order {id}: not reported by the restarted connector \"{name}\"; marked Expired \
+                 (ambiguous: check fills and the position)"
+            );
+            self.error_record(ERR_ENGINE, NOTICE_AMBIGUOUS, id, a as u16, msg);
         }
     }
 
@@ -164,6 +228,7 @@ impl Engine {
         for a in assets {
             if !self.regs[a].registered {
                 self.regs[a].registered = true;
+                self.reconcile(a);
                 self.stage(record::instrument(a, INST_REGISTERED, ts));
             }
         }

@@ -73,7 +73,101 @@ pub fn limit(id: u64, side: i8, price: f64, qty: f64) -> NewOrder {
     NewOrder::limit(0, id, side, price, qty)
 }
 
+/// A sim for order tests: one instrument (btcusdt, tick 0.1, lot 0.001, around 50,000), a slow
+/// market so the order traffic dominates.
+pub fn order_sim(name: &str) -> hftlive_sim::Sim {
+    let mut cfg = hftlive_sim::SimConfig::new(
+        name,
+        vec![hftlive_sim::SimInstrument {
+            symbol: "btcusdt".into(),
+            tick_size: 0.1,
+            lot_size: 0.001,
+            start_price: 50_000.0,
+        }],
+    );
+    cfg.seed = 11;
+    cfg.rate = 100.0;
+    hftlive_sim::Sim::start(cfg).unwrap()
+}
+
+/// Waits until the sim holds `n` resting orders; returns how many it holds in the end.
+pub fn sim_resting(sim: &hftlive_sim::Sim, n: u64, timeout: Duration) -> u64 {
+    let start = Instant::now();
+    loop {
+        let r = sim.stats().resting;
+        if r == n || start.elapsed() >= timeout {
+            return r;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// A resting buy far below the sim's market (never fills): id `id`, one lot.
+pub fn resting_buy(id: u64) -> NewOrder {
+    limit(id, 1, 1_000.0 + (id % 1_000) as f64 * 0.1, 0.001)
+}
+
+/// (status, request in flight) of an ORDER record.
+pub fn order_state(r: &RecView<'_>) -> (u8, u8) {
+    let aux = r.aux();
+    (aux as u8, (aux >> 8) as u8)
+}
+
+/// An ORDER record of an acknowledged, active order with nothing in flight.
+pub fn is_ack(r: &RecView<'_>) -> bool {
+    r.kind() == K_ORDER && order_state(r) == (1, 0)
+}
+
 impl TestClient {
+    /// Polls records without keeping them, calling `on` for each, until `on` returns true
+    /// (returns true) or the timeout passes (false). For volumes too large to keep.
+    pub fn pump(&mut self, timeout: Duration, mut on: impl FnMut(RecView<'_>) -> bool) -> bool {
+        let start = Instant::now();
+        let mut buf = vec![0u8; 64 * 8192];
+        while start.elapsed() < timeout {
+            let n = self
+                .c
+                .poll(&mut buf, Duration::from_millis(20))
+                .expect("poll");
+            for rec in buf[..n * 64].chunks_exact(64) {
+                if on(RecView(rec)) {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+
+    /// Submits resting buys `ids` and waits for every acknowledgement.
+    pub fn rest(&mut self, ids: std::ops::RangeInclusive<u64>) {
+        let want = ids.clone().count();
+        for id in ids.clone() {
+            self.submit(resting_buy(id)).unwrap();
+        }
+        let mut acked = std::collections::HashSet::new();
+        let done = self.pump(T, |r| {
+            if is_ack(&r) && ids.contains(&r.u(1)) {
+                acked.insert(r.u(1));
+            }
+            acked.len() == want
+        });
+        assert!(done, "{} of {want} orders acknowledged", acked.len());
+    }
+
+    /// How many active orders asset 0 holds (`hl_client_orders`).
+    pub fn active(&self) -> usize {
+        let mut buf = vec![0u8; 64 * 200_000];
+        self.c.orders(0, &mut buf).unwrap()
+    }
+
+    /// The first record seen so far for which `pred` holds, else the next one polled.
+    pub fn find(&mut self, timeout: Duration, mut pred: impl FnMut(&R) -> bool) -> Option<R> {
+        if let Some(r) = self.seen.iter().find(|r| pred(r)) {
+            return Some(r.clone());
+        }
+        self.wait_for(timeout, pred)
+    }
+
     /// Polls records until `pred` holds for one of them (returns it) or the timeout passes.
     pub fn wait_for(&mut self, timeout: Duration, mut pred: impl FnMut(&R) -> bool) -> Option<R> {
         let start = Instant::now();

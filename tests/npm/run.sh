@@ -19,15 +19,12 @@ DENO=${DENO:-deno}
 # Tests that use only the public API (mod.ts) and tests/helpers.ts: they run under Node as they are.
 PORTABLE="tests/orders_test.ts tests/chaos_test.ts tests/client_test.ts tests/design_test.ts
   tests/python_parity_test.ts tests/robustness_test.ts"
-# Skipped under Node (reported as skipped). The first hangs in about one run in five under Node's
-# runner; not Node's doing: the same sequence (a conflating stream read again after pauseMarket
-# and a barrier) hangs in 3 of 40 rounds under Deno on main's code too, a race in the stream path
-# to fix there; here it would turn a flake into a 5-minute timeout. The others inject faults
-# through hl_client_fault, which the released library is built without (scripts/test.sh builds
-# the Deno tests' library with the cargo feature hftlive/fault-injection).
-export HFTLIVE_NODE_SKIP="bookUpdates conflates to the newest per asset
-an engine panic in stream mode: reported, streams deliver then error, waits reject, client closed
+# Skipped under Node (reported as skipped): they inject faults through hl_client_fault, which the
+# released library is built without (scripts/test.sh builds the Deno tests' library with the cargo
+# feature hftlive/fault-injection).
+export HFTLIVE_NODE_SKIP="an engine panic in stream mode: reported, streams deliver then error, waits reject, client closed
 an engine panic in poll mode (threaded and inline): poll() throws HL_E_ENGINE from then on
+the test producer's numbered trades reach for await in order, none lost (stream and poll)
 records of an unknown kind are skipped, counted and reported once"
 
 passed=0

@@ -29,6 +29,7 @@
  */
 
 import {
+  BackpressureError,
   CancelAllError,
   ClosedError,
   ConnectionError,
@@ -217,6 +218,11 @@ export class OrderDesk {
   readonly #tracker: OrderTracker;
   readonly #limiter: TokenBucket | undefined;
   readonly #waiters = new Map<number, Waiter[]>();
+  /**
+   * Cancels of `cancelAll` the core refused for a full queue (`BackpressureError`), oldest
+   * first: sent as answers free room (after each order update), never dropped silently.
+   */
+  readonly #cancelBacklog = new Set<number>();
 
   /** A desk with no orders. */
   constructor(options: OrderDeskOptions) {
@@ -230,6 +236,11 @@ export class OrderDesk {
     this.#rounding = options.rounding ?? "conservative";
     this.#limiter = options.rateLimit ? new TokenBucket(options.rateLimit) : undefined;
     this.#tracker = new OrderTracker(options.keepFinishedOrders ?? 10_000);
+  }
+
+  /** Cancels of `cancelAll` waiting for room in the core's queue. */
+  get cancelBacklog(): number {
+    return this.#cancelBacklog.size;
   }
 
   /** Requests refused by the rate limit so far. */
@@ -336,11 +347,20 @@ export class OrderDesk {
     const sent: number[] = [];
     const failed: { orderId: number; error: Error }[] = [];
     for (const o of send) {
+      if (this.#cancelBacklog.has(o.orderId)) continue; // already waiting for room
+      // Once the queue is full, the rest wait for room behind the first refused one.
+      if (this.#cancelBacklog.size > 0) {
+        this.#cancelBacklog.add(o.orderId);
+        continue;
+      }
       try {
         this.cancel(o.orderId, false);
         sent.push(o.orderId);
       } catch (e) {
-        failed.push({ orderId: o.orderId, error: toError(e) });
+        // A full queue is not a refusal of the kill switch: the cancel goes out when answers
+        // free room (see #sendBacklog).
+        if (e instanceof BackpressureError) this.#cancelBacklog.add(o.orderId);
+        else failed.push({ orderId: o.orderId, error: toError(e) });
       }
     }
     for (const o of defer) {
@@ -360,7 +380,9 @@ export class OrderDesk {
       const settled = waits.length > 0 ? Promise.allSettled(waits) : undefined;
       throw new CancelAllError(
         `${what}: ${failed.length} of ${active.length} cancels were refused (${
-          failed.map((f) => `${f.orderId}: ${f.error.message}`).join("; ")
+          failed.slice(0, 3).map((f) => `${f.orderId}: ${f.error.message}`).join("; ")
+        }${
+          failed.length > 3 ? `; and ${failed.length - 3} more, in .failed` : ""
         }); the others were sent`,
         sent,
         failed,
@@ -506,6 +528,27 @@ export class OrderDesk {
     if (now !== undefined && this.#tracker.takeCancelOnAck(now)) {
       this.#sendDeferredCancel(ev.orderId);
     }
+    // An answer freed room in the core's queue: cancels waiting for it go out.
+    if (this.#cancelBacklog.size > 0) this.#sendBacklog();
+  }
+
+  /** Sends the backlog of `cancelAll` until the core's queue is full again. */
+  #sendBacklog(): void {
+    for (const id of this.#cancelBacklog) {
+      const o = this.#tracker.get(id);
+      if (o === undefined || isTerminalStatus(o.status) || o.req === OrderStatus.Canceled) {
+        this.#cancelBacklog.delete(id); // finished, or cancelled since: nothing to send
+        continue;
+      }
+      try {
+        this.cancel(id, false);
+        this.#cancelBacklog.delete(id);
+      } catch (e) {
+        if (e instanceof BackpressureError) return;
+        this.#cancelBacklog.delete(id);
+        this.#cancelFailed(id, e, "the cancel of cancelAll could not be sent");
+      }
+    }
   }
 
   /** An order update that lowered the leaves quantity is a fill. */
@@ -556,7 +599,8 @@ export class OrderDesk {
         this.#finish(w, ev);
       } else {
         const settled = isTerminalStatus(ev.status) ||
-          (ev.req === OrderStatus.None && !this.#tracker.hasCancelOnAck(ev.orderId));
+          (ev.req === OrderStatus.None && !this.#tracker.hasCancelOnAck(ev.orderId) &&
+            !this.#cancelBacklog.has(ev.orderId));
         if (settled && previous !== undefined) this.#finish(w, ev);
       }
     }
@@ -566,18 +610,25 @@ export class OrderDesk {
     try {
       this.cancel(orderId, false);
     } catch (e) {
-      const o = this.#tracker.get(orderId);
-      this.#sink.clientError(
-        o?.asset ?? -1,
-        (e as { status?: number }).status ?? 0,
+      this.#cancelFailed(
         orderId,
-        `Order ${orderId}: the cancel deferred to its acknowledgement could not be sent: ${
-          toError(e).message
-        }`,
+        e,
+        "the cancel deferred to its acknowledgement could not be sent",
       );
-      for (const w of [...(this.#waiters.get(orderId) ?? [])]) {
-        if (w.kind === "cancel") this.#finish(w, { reason: e });
-      }
+    }
+  }
+
+  /** A cancel sent later on the user's behalf failed: reported, and its waits reject. */
+  #cancelFailed(orderId: number, e: unknown, what: string): void {
+    const o = this.#tracker.get(orderId);
+    this.#sink.clientError(
+      o?.asset ?? -1,
+      (e as { status?: number }).status ?? 0,
+      orderId,
+      `Order ${orderId}: ${what}: ${toError(e).message}`,
+    );
+    for (const w of [...(this.#waiters.get(orderId) ?? [])]) {
+      if (w.kind === "cancel") this.#finish(w, { reason: e });
     }
   }
 
@@ -598,6 +649,10 @@ export class OrderDesk {
    */
   connectorDown(name: string, ofConnector: (asset: number) => boolean): void {
     this.#tracker.dropCancelOnAck((o) => ofConnector(o.asset));
+    for (const id of this.#cancelBacklog) {
+      const o = this.#tracker.get(id);
+      if (o === undefined || ofConnector(o.asset)) this.#cancelBacklog.delete(id);
+    }
     for (const [id, ws] of [...this.#waiters]) {
       const o = this.#tracker.get(id);
       if (o === undefined || !ofConnector(o.asset)) continue;
@@ -615,6 +670,7 @@ export class OrderDesk {
 
   /** Rejects every pending wait (the client closed; `failure` is why it stopped, if it failed). */
   close(why: string, failure: Error | undefined): void {
+    this.#cancelBacklog.clear();
     for (const ws of [...this.#waiters.values()]) {
       for (const w of [...ws]) {
         if (this.#settleRejected(w)) continue;

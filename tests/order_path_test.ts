@@ -76,18 +76,36 @@ Deno.test("order path: 100,000 submits in a burst are all accounted for, and can
   assert.equal(sim.sim.stats().restingOrders, 0);
 });
 
-Deno.test("order path: a full queue refuses with BackpressureError, counted, nothing lost", async () => {
+Deno.test("order path: a full queue refuses with BackpressureError, counted, nothing lost; cancelAll waits for room", async () => {
   await using sim = await startSim({ rate: 0 });
   sim.sim.delayOrders(50); // the exchange answers slower than the strategy sends
-  await using client = await connect(sim, { maxInFlight: 20, maxQueuedRequests: 200 });
-  const { sent, refused } = burst(client, 2_000);
-  assert.ok(refused > 0, "some refused");
-  assert.equal(client.health.requests.refused, refused);
+  const bound = { maxInFlight: 20, maxQueuedRequests: 200 };
+  await using client = await connect(sim, bound);
+  const first = burst(client, 2_000);
+  assert.ok(first.refused > 0, "some refused");
+  assert.equal(client.health.requests.refused, first.refused);
   sim.sim.delayOrders(0);
   await settled(client);
-  assert.ok(sent.every((o) => client.order(o.orderId)?.status === OrderStatus.New));
+  // More orders rest than the core's window and queue hold together.
+  const sent = [...first.sent];
+  while (sent.length <= 2 * (bound.maxInFlight + bound.maxQueuedRequests)) {
+    sent.push(...burst(client, 300).sent);
+    await settled(client);
+  }
+  await until(
+    () => sent.every((o) => client.order(o.orderId)?.status === OrderStatus.New),
+    30_000,
+    "every acknowledgement delivered",
+  );
   assert.equal(sim.sim.stats().ordersReceived, sent.length);
-  await client.cancelAll(0, { wait: true, timeoutMs: 30_000 });
+  // The kill switch is not refused by the full queue: what does not fit waits for room.
+  const refused = client.health.requests.refused;
+  const finals = await client.cancelAll(0, { wait: true, timeoutMs: 30_000 });
+  assert.equal(finals.length, sent.length);
+  assert.ok(finals.every((o) => o.status === OrderStatus.Canceled));
+  assert.equal(client.orders().length, 0);
+  assert.equal(sim.sim.stats().restingOrders, 0);
+  assert.ok(client.health.requests.refused > refused, "the full queue refused some cancels first");
 });
 
 Deno.test("order path: a new client finds and cancels what a SIGKILLed process left resting", async () => {

@@ -139,6 +139,10 @@ export interface MonitorRuntime {
   unrefTimer(t: ReturnType<typeof setInterval>): void;
 }
 
+/** How long one event stream stays open (ms) before the page reconnects (see `#rotate`). */
+const STREAM_MS = 5000;
+/** How soon the page reconnects (ms). */
+const RECONNECT_MS = 200;
 const RING = 32;
 const SHOWN = 20;
 const HISTORY = 120;
@@ -254,7 +258,7 @@ export async function startMonitor(
   }
   const [script, style] = await Promise.all([sha256(PAGE_SCRIPT), sha256(PAGE_STYLE)]);
   const csp = `default-src 'none'; script-src 'sha256-${script}'; style-src 'sha256-${style}'; ` +
-    "connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+    "connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
   return await create({
     source,
     router,
@@ -313,7 +317,8 @@ export class Monitor {
       this.#orderUpdates[this.#orderCount++ % RING] = ev;
     },
   };
-  readonly #viewers = new Set<EventChannel>();
+  /** Open event streams, with when each was opened (ms). */
+  readonly #viewers = new Map<EventChannel, number>();
   readonly #firstSeen = new Map<number, number>();
   /** Latency per second: [second (ms), feed p50, feed p99, order p50, order p99, feed n, order n]. */
   readonly #latency: (number | null)[][] = [];
@@ -425,7 +430,7 @@ export class Monitor {
     const set = byRouter.get(this.#p.router);
     set?.delete(this);
     retap(this.#p.router);
-    for (const ch of [...this.#viewers]) {
+    for (const ch of [...this.#viewers.keys()]) {
       ch.write("event: closed\ndata: {}\n\n");
       ch.end();
     }
@@ -484,8 +489,8 @@ export class Monitor {
       headers: { ...this.#headers(), "content-type": "text/event-stream; charset=utf-8" },
       open: (ch) => {
         channel = ch;
-        this.#viewers.add(ch);
-        ch.write("retry: 2000\n\n");
+        this.#viewers.set(ch, Date.now());
+        ch.write(`retry: ${RECONNECT_MS}\n\n`);
         if (this.#last === "") this.#update();
         else this.#send(ch, this.#last);
       },
@@ -508,11 +513,29 @@ export class Monitor {
       const now = Date.now();
       const second = Math.floor(now / 1000) * 1000;
       if (second !== this.#second) this.#perSecond(second);
-      if (this.#viewers.size > 0) this.#update(now);
+      if (this.#viewers.size > 0) {
+        this.#rotate(now);
+        this.#update(now);
+      }
     } catch {
       // The client is closing under the timer (reads throw ClosedError): its close closes us.
     } finally {
       this.#busy += performance.now() - t0;
+    }
+  }
+
+  /**
+   * Ends the event streams open for {@linkcode STREAM_MS}: the page reconnects
+   * by itself (after `retry`, {@linkcode RECONNECT_MS}). Deno's server keeps the
+   * process alive while a response is in flight, whatever `unref()`; ending each
+   * stream after a few seconds bounds how long an open page keeps a process
+   * alive that has nothing else to do (the reconnect finds it gone).
+   */
+  #rotate(now: number): void {
+    for (const [ch, since] of this.#viewers) {
+      if (now - since < STREAM_MS) continue;
+      this.#viewers.delete(ch);
+      ch.end();
     }
   }
 
@@ -639,7 +662,7 @@ export class Monitor {
       latency: this.#latency,
     });
     this.#last = json;
-    for (const ch of this.#viewers) this.#send(ch, json);
+    for (const ch of this.#viewers.keys()) this.#send(ch, json);
   }
 
   /** The newest `SHOWN` entries of a ring, newest first. */

@@ -31,15 +31,15 @@ header{display:flex;gap:16px;align-items:baseline;flex-wrap:wrap;margin-bottom:1
 h1{font-size:16px;margin:0}h2{font-size:13px;margin:0 0 6px;color:var(--mute);font-weight:600}
 .badge{padding:1px 8px;border-radius:10px;background:var(--mute);color:#fff}
 .badge.up{background:var(--bid)}.badge.down{background:var(--ask)}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:12px}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(400px,1fr));gap:12px;margin-bottom:12px}
 section{background:var(--card);border:1px solid var(--line);border-radius:6px;padding:8px 10px;
 overflow:auto}
 table{border-collapse:collapse;width:100%}
-td,th{padding:1px 6px;text-align:right;white-space:nowrap}
+td,th{padding:1px 4px;text-align:right;white-space:nowrap}
 th{color:var(--mute);font-weight:600;border-bottom:1px solid var(--line)}
 td:first-child,th:first-child{text-align:left}
 .buy{color:var(--bid)}.sell{color:var(--ask)}.warn{color:var(--ask);font-weight:600}
-.ladder td{position:relative}
+.ladder{max-width:520px}.ladder td{position:relative}
 .bar{position:absolute;top:2px;bottom:2px;right:0;opacity:.18}
 .bar.buy{background:var(--bid)}.bar.sell{background:var(--ask)}
 .kv{display:grid;grid-template-columns:auto auto;gap:0 12px}.kv span:nth-child(odd){color:var(--mute)}
@@ -186,15 +186,27 @@ function update(u) {
     fmtQ(o.a, o.leaves), o.execQty > 0 ? fmtQ(o.a, o.execQty) + " @ " + fmtP(o.a, o.execPrice) : ""])));
   chart(u.latency);
 }
+// The server ends each stream after a few seconds and the browser reconnects at once:
+// "reconnecting" only shows when no update came for 2 s.
+let quiet;
 const es = new EventSource("events?token=" + encodeURIComponent(tok));
-es.onmessage = (m) => update(JSON.parse(m.data));
+es.onmessage = (m) => {
+  clearTimeout(quiet);
+  update(JSON.parse(m.data));
+};
 es.addEventListener("closed", () => {
+  clearTimeout(quiet);
   es.close();
   $("conn").textContent = "client closed";
   $("conn").className = "badge down";
 });
 es.onerror = () => {
-  if (es.readyState !== EventSource.CLOSED) { $("conn").textContent = "reconnecting"; $("conn").className = "badge"; }
+  clearTimeout(quiet);
+  quiet = setTimeout(() => {
+    if (es.readyState === EventSource.CLOSED) return;
+    $("conn").textContent = "reconnecting";
+    $("conn").className = "badge";
+  }, 2000);
 };
 `;
 
@@ -237,7 +249,8 @@ const BODY = `
 export function pageHtml(): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<meta name="referrer" content="no-referrer"><title>hftlive monitor</title>
+<meta name="referrer" content="no-referrer"><link rel="icon" href="data:,">
+<title>hftlive monitor</title>
 <style>${PAGE_STYLE}</style></head>
 <body data-seq="0">${BODY}<script>${PAGE_SCRIPT}</script></body></html>
 `;

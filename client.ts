@@ -959,9 +959,9 @@ export class LiveClient {
 
   async #doClose(): Promise<void> {
     this.#closeRequested = true;
-    await closeMonitors(this.#router);
     // The caller's pending waits end now (the cancels on exit below wait on their own).
     if (this.#failure === undefined) this.#desk.close("the client was closed", undefined);
+    await closeMonitors(this.#router);
     await this.#cancelOnExit();
     unguard(this);
     this.#closing = true;

@@ -330,6 +330,7 @@ export class Monitor {
   #timer: ReturnType<typeof setInterval> | undefined;
   #closing: Promise<void> | undefined;
   #last = "";
+  #lastAt = 0;
   #seq = 0;
   #refused = 0;
   #skipped = 0;
@@ -491,8 +492,11 @@ export class Monitor {
         channel = ch;
         this.#viewers.set(ch, Date.now());
         ch.write(`retry: ${RECONNECT_MS}\n\n`);
-        if (this.#last === "") this.#update();
-        else this.#send(ch, this.#last);
+        try {
+          // The last update if it is recent, else a new one (built for every viewer).
+          if (Date.now() - this.#lastAt < this.#p.intervalMs) this.#send(ch, this.#last);
+          else this.#update();
+        } catch { /* the client is closing: its close ends this stream */ }
       },
       closed: () => {
         if (channel !== undefined) this.#viewers.delete(channel);
@@ -555,7 +559,8 @@ export class Monitor {
     this.#feedMark = feed.added;
     this.#orderMark = order.added;
     this.#second = second;
-    this.#healthView = this.#healthOf(source.health);
+    // Read when an update needs it (nobody watching: no health read at all).
+    this.#healthView = this.#viewers.size > 0 ? this.#healthOf(source.health) : undefined;
   }
 
   #healthOf(h: ConnectionHealth): unknown {
@@ -662,6 +667,7 @@ export class Monitor {
       latency: this.#latency,
     });
     this.#last = json;
+    this.#lastAt = now;
     for (const ch of this.#viewers.keys()) this.#send(ch, json);
   }
 

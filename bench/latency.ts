@@ -14,8 +14,8 @@
  * `engineWait`, `arrivals`, `burst`, `opts=<JSON of more connect options>`; `inline=0` (hot loop:
  * the engine on its own thread), `keepWarmMs=N` (stream, callbacks: an empty `setInterval` every N
  * ms, an experiment on how much an idle JavaScript thread costs); `monitor=1` (stream, callbacks:
- * the monitoring page runs, `monitorMs` apart (default 250), with one viewer: `curl -N` on its
- * event stream in another process; the JSON line then has the monitor's cost).
+ * the monitoring page runs, `monitorMs` apart (default 250), with one viewer: an `EventSource`
+ * on its event stream in another Deno process; the JSON line then has the monitor's cost).
  *
  * @module
  */
@@ -87,15 +87,18 @@ class Window {
 }
 
 /**
- * With `monitor=1`: the client's monitoring page and one viewer of it (`curl -N` on the event
- * stream, another process, as a browser would be); returns what to add to the report, after
+ * With `monitor=1`: the client's monitoring page and one viewer of it (an `EventSource` in
+ * another Deno process, as a browser would be); returns what to add to the report, after
  * stopping the viewer. Without: nothing.
  */
 async function viewer(client: LiveClient): Promise<() => Promise<Record<string, unknown>>> {
   if (num("monitor", 0) !== 1) return () => Promise.resolve({});
   const m = await client.monitor({ intervalMs: num("monitorMs", 250) });
-  const curl = new Deno.Command("curl", {
-    args: ["-sN", m.url.replace("/?", "/events?")],
+  // A browser-like viewer: EventSource (it reconnects when the monitor rotates its stream).
+  const js = `const es = new EventSource(${JSON.stringify(m.url.replace("/?", "/events?"))});
+    es.onmessage = (e) => JSON.parse(e.data);`;
+  const viewerProc = new Deno.Command(Deno.execPath(), {
+    args: ["eval", js],
     stdout: "null",
     stderr: "null",
   }).spawn();
@@ -106,8 +109,8 @@ async function viewer(client: LiveClient): Promise<() => Promise<Record<string, 
   return async () => {
     const s = m.stats;
     const sec = (performance.now() - t0) / 1000;
-    curl.kill();
-    await curl.status;
+    viewerProc.kill("SIGKILL");
+    await viewerProc.status;
     await m.close();
     const updates = s.updates - s0.updates;
     return {

@@ -259,7 +259,7 @@ export function report(results: Results, cfg: BenchConfig, meta: RunMeta): strin
     p("### Stream latency with the monitoring page open (trades, `for await`, µs)");
     p();
     p(
-      "One viewer (`curl -N` on the page's event stream, another process), updates every 250 ms. Without and with, interleaved in the same rounds.",
+      "One viewer (an `EventSource` on the page's event stream, in another Deno process), updates every 250 ms. Without and with, interleaved in the same rounds.",
     );
     p();
     p("| rate/s | p50 without | p50 with | p99 without | p99 with | monitor ms/s | ms/update | update bytes | page bytes |");

@@ -115,7 +115,7 @@ function roundCases(): Case[] {
     }
   }
   if (part("mon")) {
-    // Stream latency with and without the monitoring page open (one `curl -N` viewer).
+    // Stream latency with and without the monitoring page open (one `EventSource` viewer in another process).
     for (const rate of [50, 1000]) {
       const seconds = (rate === 50 ? (QUICK ? 6 : 20) : (QUICK ? 3 : 5)) * LAT_SCALE;
       const kv = { kind: "trade", rate, seconds };

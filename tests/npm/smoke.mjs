@@ -1,3 +1,4 @@
+// deno-lint-ignore-file explicit-function-return-type -- plain JavaScript: no return types
 // The installed npm packages, as a user of Node or Deno runs them: `node smoke.mjs` or
 // `deno run --node-modules-dir=manual --allow-ffi --allow-env --allow-read --allow-write=/tmp
 // --allow-net smoke.mjs` in a project where `npm install hftlive` was run (tests/npm/run.sh).

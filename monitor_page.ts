@@ -42,6 +42,8 @@ td:first-child,th:first-child{text-align:left}
 .ladder{max-width:520px}.ladder td{position:relative}
 .bar{position:absolute;top:2px;bottom:2px;right:0;opacity:.18}
 .bar.buy{background:var(--bid)}.bar.sell{background:var(--ask)}
+.grid.wide{grid-template-columns:repeat(auto-fit,minmax(560px,1fr))}
+section h2+table+h2,table+h2{margin-top:10px}
 .kv{display:grid;grid-template-columns:auto auto;gap:0 12px}.kv span:nth-child(odd){color:var(--mute)}
 canvas{width:100%;height:180px;display:block}
 .legend span{margin-right:12px}.mute{color:var(--mute)}
@@ -225,7 +227,7 @@ const BODY = `
 <span id="lat-now" class="mute"></span></div><canvas id="latency"></canvas></section>
 </div>
 <div id="books" class="grid" role="region" aria-label="books"></div>
-<div class="grid">
+<div class="grid wide">
 <section><h2>active orders</h2><table id="orders"><thead><tr><th>id</th><th>symbol</th><th>side</th>
 <th>qty @ price</th><th>status</th><th>request</th><th>leaves</th><th>age</th></tr></thead>
 <tbody></tbody></table></section>

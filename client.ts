@@ -53,15 +53,12 @@ import {
   resolveOptions,
 } from "./options.ts";
 import { type InstrumentSpec, nextOrderId } from "./orders.ts";
+import { closeMonitors, type Monitor, type MonitorOptions, startMonitor } from "./monitor.ts";
 import { type PumpHost, runPump } from "./pump.ts";
 import { type ClientEvents, EventRouter } from "./router.ts";
 import { StreamHub, type StreamItem, type StreamKind, type StreamOptions } from "./streams.ts";
 
 export type { ConnectOptions, DepthKind, InstrumentOptions } from "./options.ts";
-export type { StreamItem, StreamKind, StreamOptions } from "./streams.ts";
-export type { CancelAllOptions, WaitOptions } from "./order_desk.ts";
-export type { NativeStats } from "./ffi/native.ts";
-export type { ClientEvents } from "./router.ts";
 
 /** How long one step of the pump delivers before the event loop gets a turn (ms). */
 const STEP_BUDGET_MS = 10;
@@ -105,7 +102,6 @@ export class LiveClient {
   #failure: Error | undefined;
   #closePromise: Promise<void> | undefined;
   #inPoll = false;
-  #snapshotTimer: ReturnType<typeof setInterval> | undefined;
   /** When the pump's last wake-up reached JavaScript (ns), until the next drain uses it. */
   #wokeAt = 0;
   /** The core's counters, as last read. */
@@ -895,6 +891,11 @@ export class LiveClient {
     this.#native.fault(fault);
   }
 
+  /** Serves this client's read-only live monitoring page: see {@linkcode Monitor}. */
+  monitor(options?: MonitorOptions): Promise<Monitor> {
+    return startMonitor(this, this.#router, this.#health, this.#native.lib.runtime, options);
+  }
+
   /** The instruments, indexed by asset number. */
   get instruments(): readonly InstrumentSpec[] {
     return this.#opts.instruments;
@@ -960,6 +961,7 @@ export class LiveClient {
     this.#closeRequested = true;
     // The caller's pending waits end now (the cancels on exit below wait on their own).
     if (this.#failure === undefined) this.#desk.close("the client was closed", undefined);
+    await closeMonitors(this.#router);
     await this.#cancelOnExit();
     unguard(this);
     this.#closing = true;

@@ -45,6 +45,7 @@ export class LatencyWindow {
   #next = 0;
   #last = NaN;
   #maxEver = NaN;
+  #added = 0;
 
   /** A window of the last `size` samples (default 4096). */
   constructor(size = 4096) {
@@ -59,6 +60,28 @@ export class LatencyWindow {
     if (this.#n < this.#buf.length) this.#n++;
     this.#last = v;
     if (!(v <= this.#maxEver)) this.#maxEver = v;
+    this.#added++;
+  }
+
+  /** Samples added since creation (a mark for {@linkcode LatencyWindow.since}). */
+  get added(): number {
+    return this.#added;
+  }
+
+  /**
+   * The samples added after `mark` (a value of {@linkcode LatencyWindow.added}),
+   * oldest first; at most the window's size (the older ones are gone).
+   */
+  since(mark: number): Float64Array {
+    const k = Math.min(this.#added - mark, this.#n);
+    if (!(k > 0)) return new Float64Array(0);
+    const size = this.#buf.length;
+    const start = (this.#next - k + size) % size;
+    if (start + k <= size) return this.#buf.slice(start, start + k);
+    const out = new Float64Array(k);
+    out.set(this.#buf.subarray(start));
+    out.set(this.#buf.subarray(0, k - (size - start)), size - start);
+    return out;
   }
 
   /** Samples in the window. */
@@ -221,6 +244,16 @@ export class HealthRecorder {
   constructor(kindNames: readonly string[]) {
     this.#kindNames = kindNames;
     this.#batch = new Float64Array(kindNames.length);
+  }
+
+  /** The feed latency window (exchange → JavaScript), read by the monitoring page. */
+  get feedWindow(): LatencyWindow {
+    return this.#feed;
+  }
+
+  /** The order round-trip window (request → first response), read by the monitoring page. */
+  get orderWindow(): LatencyWindow {
+    return this.#orderRtt;
   }
 
   /** Counts one event of `kind` in the current batch. */

@@ -45,7 +45,10 @@
 
 export * from "./models.ts";
 export * from "./errors.ts";
-export { type ClientEvents, LiveClient, type NativeStats } from "./client.ts";
+export { LiveClient } from "./client.ts";
+export { type ClientEvents } from "./router.ts";
+export { type NativeStats } from "./ffi/native.ts";
+export { Monitor, type MonitorOptions, type MonitorStats } from "./monitor.ts";
 export {
   type ClientFault,
   type ConnectOptions,

@@ -97,6 +97,17 @@ export interface RouterParts {
   readonly unrefTimer: (t: ReturnType<typeof setInterval>) => void;
 }
 
+/**
+ * What the monitoring page taps, synchronously as events are routed: trades and
+ * this client's order updates (each call must be cheap and must not throw).
+ */
+export interface RouterTap {
+  /** A trade. */
+  trade(ev: Trade): void;
+  /** An order update. */
+  order(ev: OrderUpdate): void;
+}
+
 /** An event as the core's records decode to, or a client-side error. */
 export type RoutedEvent = Exclude<LiveEvent, Fill | { readonly type: "snapshot" }>;
 
@@ -131,6 +142,8 @@ export class EventRouter implements DeskSink {
   #snapshotTimer: ReturnType<typeof setInterval> | undefined;
   /** Where `poll()` collects the events it returns (undefined outside `poll`). */
   out: LiveEvent[] | undefined;
+  /** The monitoring page's tap (undefined while no monitor runs: one check per trade). */
+  tap: RouterTap | undefined;
 
   /** A router over `parts`; {@linkcode EventRouter.attach} gives it the order desk. */
   constructor(parts: RouterParts) {
@@ -200,6 +213,7 @@ export class EventRouter implements DeskSink {
     switch (ev.type) {
       case "trade":
         this.#market(ev);
+        this.tap?.trade(ev);
         streams.fan("trades", ev);
         cb.emit("trade", ev);
         break;
@@ -246,6 +260,7 @@ export class EventRouter implements DeskSink {
   /** An order update or fill from the order desk. */
   deliver(ev: OrderUpdate | Fill): void {
     if (ev.type === "order") {
+      this.tap?.order(ev);
       this.#p.streams.fan("orderUpdates", ev);
       this.#p.callbacks.emit("order", ev);
     } else {

@@ -13,7 +13,9 @@
  * one sample per depth message, its first depth update), `rate`, `seconds`, `warmup`,
  * `engineWait`, `arrivals`, `burst`, `opts=<JSON of more connect options>`; `inline=0` (hot loop:
  * the engine on its own thread), `keepWarmMs=N` (stream, callbacks: an empty `setInterval` every N
- * ms, an experiment on how much an idle JavaScript thread costs).
+ * ms, an experiment on how much an idle JavaScript thread costs); `monitor=1` (stream, callbacks:
+ * the monitoring page runs, `monitorMs` apart (default 250), with one viewer: an `EventSource`
+ * on its event stream in another Deno process; the JSON line then has the monitor's cost).
  *
  * @module
  */
@@ -84,6 +86,47 @@ class Window {
   }
 }
 
+/**
+ * With `monitor=1`: the client's monitoring page and one viewer of it (an `EventSource` in
+ * another Deno process, as a browser would be); returns what to add to the report, after
+ * stopping the viewer. Without: nothing.
+ */
+async function viewer(client: LiveClient): Promise<() => Promise<Record<string, unknown>>> {
+  if (num("monitor", 0) !== 1) return () => Promise.resolve({});
+  const m = await client.monitor({ intervalMs: num("monitorMs", 250) });
+  // A browser-like viewer: EventSource (it reconnects when the monitor rotates its stream).
+  const js = `const es = new EventSource(${JSON.stringify(m.url.replace("/?", "/events?"))});
+    es.onmessage = (e) => JSON.parse(e.data);`;
+  const viewerProc = new Deno.Command(Deno.execPath(), {
+    args: ["eval", js],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const end = performance.now() + 5000;
+  while (m.stats.viewers === 0 && performance.now() < end) await sleep(20);
+  const t0 = performance.now();
+  const s0 = m.stats;
+  return async () => {
+    const s = m.stats;
+    const sec = (performance.now() - t0) / 1000;
+    viewerProc.kill("SIGKILL");
+    await viewerProc.status;
+    await m.close();
+    const updates = s.updates - s0.updates;
+    return {
+      monitor: 1,
+      monitor_viewers: s0.viewers,
+      monitor_updates_per_s: Math.round(updates / sec * 10) / 10,
+      monitor_busy_ms_per_s: Math.round((s.busyMs - s0.busyMs) / sec * 1000) / 1000,
+      monitor_ms_per_update: Math.round((s.busyMs - s0.busyMs) / Math.max(1, updates) * 1000) /
+        1000,
+      monitor_update_bytes: s.lastUpdateBytes,
+      monitor_page_bytes: s.pageBytes,
+      monitor_skipped: s.skipped - s0.skipped,
+    };
+  };
+}
+
 function report(rec: LatencyRecorder, w: Window, client: LiveClient, extra = {}): void {
   const h = client.health;
   emit({
@@ -119,6 +162,7 @@ function keepWarm(): () => void {
 export async function latencyStream(): Promise<void> {
   await using _sim = await sim();
   await using client = await LiveClient.connect(streamOptions());
+  const stopViewer = await viewer(client);
   const stopWarm = keepWarm();
   const rec = new LatencyRecorder();
   const take = sampler(kind());
@@ -131,13 +175,15 @@ export async function latencyStream(): Promise<void> {
     if (take(ev) && phase === 1) rec.add(t, ev);
   }
   stopWarm();
-  report(rec, w, client, { wake: str("wake", "socket") });
+  const mon = await stopViewer();
+  report(rec, w, client, { wake: str("wake", "socket"), ...mon });
 }
 
 /** `client.on("trade" | "depth", handler)`. */
 export async function latencyCallbacks(): Promise<void> {
   await using _sim = await sim();
   await using client = await LiveClient.connect(streamOptions());
+  const stopViewer = await viewer(client);
   const rec = new LatencyRecorder();
   const take = sampler(kind());
   const w = new Window();
@@ -150,7 +196,7 @@ export async function latencyCallbacks(): Promise<void> {
   else client.on("depth", handler);
   while (w.at() !== 2) await sleep(Math.min(100, w.msLeft + 1));
   stopWarm();
-  report(rec, w, client);
+  report(rec, w, client, await stopViewer());
 }
 
 /** Polls an inline poll-mode client until its instrument is registered. */

@@ -254,6 +254,28 @@ export function report(results: Results, cfg: BenchConfig, meta: RunMeta): strin
     p();
   }
 
+  // ------------------------------------------------------------ monitoring page
+  if ([...results.keys()].some((k) => k.startsWith("mon/"))) {
+    p("### Stream latency with the monitoring page open (trades, `for await`, µs)");
+    p();
+    p(
+      "One viewer (an `EventSource` on the page's event stream, in another Deno process), updates every 250 ms. Without and with, interleaved in the same rounds.",
+    );
+    p();
+    p("| rate/s | p50 without | p50 with | p99 without | p99 with | monitor ms/s | ms/update | update bytes | page bytes |");
+    p("|---|---|---|---|---|---|---|---|---|");
+    for (const rate of [50, 1000]) {
+      const a = `mon/trade/${rate}/stream`, b = `${a}-monitor`;
+      if (!results.has(a)) continue;
+      p(`| ${rate} | ${cell(a, "p50")} | ${cell(b, "p50")} | ${cell(a, "p99")} | ${
+        cell(b, "p99")
+      } | ${cell(b, "monitor_busy_ms_per_s")} | ${cell(b, "monitor_ms_per_update")} | ${
+        cell(b, "monitor_update_bytes")
+      } | ${cell(b, "monitor_page_bytes")} |`);
+    }
+    p();
+  }
+
   // ------------------------------------------------------------ order round trip
   if (results.has("rtt/native-livebot")) {
     p(`### Order round trip (submit → ack seen; cancel → Canceled seen), sim at ${cfg.rttRate} events/s, ${cfg.orders} orders per round`);

@@ -13,7 +13,8 @@
  *
  * Options: `--rounds N` (quick 2, else 3), `--lat-scale X` (multiplies every latency duration),
  * `--orders N`, `--tp-seconds S`, `--mem-seconds S` (`--mem-long`: 300 s and 1,000 cycles),
- * `--mem-rate R`, `--cycles N`, `--only lat|rtt|tp|flood|mem` (repeatable), `--out FILE.md`
+ * `--mem-rate R`, `--cycles N`, `--only lat|mon|rtt|tp|flood|mem` (repeatable; `mon`: stream
+ * latency with and without the monitoring page open), `--out FILE.md`
  * (also writes FILE.raw.json). Run through `bench/run.sh`: it builds (also the fault-injection
  * library the flood cases load, `HFTLIVE_FLOOD_LIB`) and sets HFTBACKTEST_CHANNEL_CONFIG.
  *
@@ -111,6 +112,18 @@ function roundCases(): Case[] {
         else if (c === "native-hftlive") add(c, nat("latency", { ...kv, bot: "hftlive" }));
         else add(c, ts(`latency-${c}`, kv));
       }
+    }
+  }
+  if (part("mon")) {
+    // Stream latency with and without the monitoring page open (one `EventSource` viewer in another process).
+    for (const rate of [50, 1000]) {
+      const seconds = (rate === 50 ? (QUICK ? 6 : 20) : (QUICK ? 3 : 5)) * LAT_SCALE;
+      const kv = { kind: "trade", rate, seconds };
+      cases.push({ key: `mon/trade/${rate}/stream`, cmd: ts("latency-stream", kv) });
+      cases.push({
+        key: `mon/trade/${rate}/stream-monitor`,
+        cmd: ts("latency-stream", { ...kv, monitor: 1 }),
+      });
     }
   }
   if (part("rtt")) {

@@ -3,7 +3,12 @@
  * prints live trades, best bid/offer and health for ~3 s, then submits an
  * order, shows its acknowledgement and its fill or cancel, and exits 0.
  *
+ * With `--monitor` it also serves the live monitoring page (`client.monitor()`)
+ * and prints its URL, token included; `--monitor=SECONDS` keeps the page up
+ * that long after the orders (default 30; Ctrl-C stops it earlier).
+ *
  * Run: `deno run --allow-ffi --allow-env --allow-read --allow-write=/tmp --allow-net examples/demo.ts`
+ * (`deno task demo --monitor`)
  *
  * @module
  */
@@ -22,6 +27,8 @@ const SECONDS = Number(Deno.env.get("HFTLIVE_EXAMPLE_SECONDS") ?? 3);
 const TICK = 0.1;
 const LOT = 0.001;
 const name = `demo-${Deno.pid}`;
+const monitorArg = Deno.args.find((a) => a === "--monitor" || a.startsWith("--monitor="));
+const LINGER = monitorArg?.includes("=") ? Number(monitorArg.split("=")[1]) : 30;
 
 /** Decimal places of a tick or lot size (0.1 → 1, 0.001 → 3, 0.25 → 2, 1e-8 → 8). */
 function decimals(step: number): number {
@@ -55,6 +62,10 @@ await using client = await LiveClient.connect({
   ready: 10_000,
 });
 console.log("client connected, btcusdt registered");
+
+// The live monitoring page (read-only, 127.0.0.1, the token is in the URL).
+await using monitor = monitorArg ? await client.monitor() : undefined;
+if (monitor) console.log(`monitor ${monitor.url}`);
 
 client.on("disconnect", (e) => console.log(`!! connector ${e.name} went away`));
 client.on("error", (e) => console.log(`!! error (kind ${e.kind}, code ${e.code}): ${e.message}`));
@@ -141,4 +152,14 @@ console.log(
     us(h.orderRequestToExchange.p50)
   }, exchange→JS ${us(h.orderExchangeToResponse.p50)}), ${updates.length} order updates`,
 );
+if (monitor) {
+  console.log(`monitor stays up for ${LINGER} s (Ctrl-C to stop): ${monitor.url}`);
+  await new Promise((r) => setTimeout(r, LINGER * 1000));
+  const s = monitor.stats;
+  console.log(
+    `monitor ${s.updates} updates, ${s.refused} refused requests, ${
+      (s.busyMs / Math.max(1, s.updates)).toFixed(2)
+    } ms per update`,
+  );
+}
 console.log("done");

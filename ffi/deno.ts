@@ -7,6 +7,7 @@
  * @module
  */
 
+import type { EventChannel, HttpHandler, HttpListen, HttpResponse, HttpServer } from "../http.ts";
 import { PermissionDenied, type Runtime, type UnixConn } from "./runtime.ts";
 import { type NativeSymbols, symbols } from "./symbols.ts";
 
@@ -85,4 +86,60 @@ export const denoRuntime: Runtime = {
   exit(code: number): void {
     Deno.exit(code);
   },
+  serveHttp(listen: HttpListen, handler: HttpHandler): Promise<HttpServer> {
+    let server: Deno.HttpServer<Deno.NetAddr>;
+    try {
+      server = Deno.serve({
+        hostname: listen.hostname,
+        port: listen.port,
+        onListen: () => {}, // no "Listening on" line: the monitor prints its own URL
+        handler: (req) => {
+          const u = new URL(req.url);
+          return denoResponse(handler({ method: req.method, url: u.pathname + u.search }));
+        },
+      });
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    server.unref(); // neither the listener nor its connections keep the process alive
+    return Promise.resolve({
+      port: server.addr.port,
+      close: () => server.shutdown(),
+    });
+  },
 };
+
+const encoder = new TextEncoder();
+
+/** A {@linkcode HttpResponse} as a `Response`: an event stream is a `ReadableStream` body. */
+function denoResponse(r: HttpResponse): Response {
+  if (!("open" in r)) return new Response(r.body, { status: r.status, headers: r.headers });
+  let ended = false;
+  const finish = (): void => {
+    if (ended) return;
+    ended = true;
+    r.closed();
+  };
+  const body = new ReadableStream<Uint8Array>({
+    start(c): void {
+      const channel: EventChannel = {
+        write(chunk: string): boolean {
+          // desiredSize <= 0: the server has not taken the last chunks (the peer reads slowly).
+          if (ended || (c.desiredSize ?? 0) <= 0) return false;
+          c.enqueue(encoder.encode(chunk));
+          return true;
+        },
+        end(): void {
+          if (ended) return;
+          try {
+            c.close();
+          } catch { /* already closed */ }
+          finish();
+        },
+      };
+      r.open(channel);
+    },
+    cancel: finish, // the peer went away
+  }, { highWaterMark: 4 });
+  return new Response(body, { status: r.status, headers: r.headers });
+}

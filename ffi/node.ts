@@ -1,7 +1,8 @@
 /**
  * The Node backend of {@linkcode Runtime}: [koffi](https://koffi.dev) over the
  * one symbol table, `process.env`, `Timeout.unref()`/`ref()`, `process`
- * signals and exit, and `node:net` for the doorbell's Unix socket. `ffi/library.ts` imports this module only under
+ * signals and exit, `node:net` for the doorbell's Unix socket, and
+ * `node:http` for the monitoring page. `ffi/library.ts` imports this module only under
  * Node, so Deno never loads it; koffi itself is required on the first
  * `open()`, through `createRequire` (invisible to Deno's and JSR's module
  * graph, which therefore need no koffi).
@@ -14,10 +15,13 @@
  * @module
  */
 
+import { createServer, type ServerResponse } from "node:http";
 import { createRequire } from "node:module";
+import type { AddressInfo } from "node:net";
 import { connect, type Socket } from "node:net";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import type { HttpHandler, HttpListen, HttpResponse, HttpServer } from "../http.ts";
 import { PermissionDenied, type Runtime, type UnixConn } from "./runtime.ts";
 import { type NativeSymbols, type NativeType, type SymbolDefinition, symbols } from "./symbols.ts";
 
@@ -216,4 +220,58 @@ export const nodeRuntime: Runtime = {
   exit(code: number): void {
     process.exit(code);
   },
+  serveHttp(listen: HttpListen, handler: HttpHandler): Promise<HttpServer> {
+    const server = createServer((req, res) => {
+      reply(handler({ method: req.method ?? "GET", url: req.url ?? "/" }), res);
+    });
+    // Neither the listener nor its connections (an open event stream) keep the process alive.
+    server.on("connection", (socket) => socket.unref());
+    return new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(listen.port, listen.hostname, () => {
+        server.off("error", reject);
+        server.unref();
+        resolve({
+          port: (server.address() as AddressInfo).port,
+          close: () =>
+            new Promise<void>((done) => {
+              server.close(() => done());
+              server.closeAllConnections();
+            }),
+        });
+      });
+    });
+  },
 };
+
+/** Writes a {@linkcode HttpResponse} to a `node:http` response. */
+function reply(r: HttpResponse, res: ServerResponse): void {
+  if (!("open" in r)) {
+    res.writeHead(r.status, r.headers);
+    res.end(r.body);
+    return;
+  }
+  res.writeHead(r.status, r.headers);
+  res.flushHeaders();
+  let ended = false;
+  let full = false; // the last write filled the socket's buffer: wait for "drain"
+  const finish = (): void => {
+    if (ended) return;
+    ended = true;
+    r.closed();
+  };
+  res.on("drain", () => (full = false));
+  res.on("close", finish);
+  r.open({
+    write(chunk: string): boolean {
+      if (ended || full) return false;
+      full = !res.write(chunk);
+      return true;
+    },
+    end(): void {
+      if (ended) return;
+      res.end();
+      finish();
+    },
+  });
+}

@@ -2,13 +2,14 @@
  * What hftlive needs from the JavaScript runtime, behind one small
  * interface, so that nothing outside `ffi/` names `Deno` or a Node module:
  * opening the native library over the symbol table, the environment,
- * timers that do not keep the process alive, and the Unix socket of the
- * stream-mode doorbell. `ffi/deno.ts` implements it over `Deno.*`,
+ * timers that do not keep the process alive, the Unix socket of the
+ * stream-mode doorbell, and the HTTP server of the monitoring page. `ffi/deno.ts` implements it over `Deno.*`,
  * `ffi/node.ts` over koffi and `node:*`.
  *
  * @module
  */
 
+import type { HttpServe } from "../http.ts";
 import type { NativeSymbols } from "./symbols.ts";
 
 /** The part of a connected Unix socket the doorbell uses. */
@@ -61,6 +62,11 @@ export interface Runtime {
   onSignals(handler: (signal: "SIGINT" | "SIGTERM") => void): () => void;
   /** Exits the process with `code`. */
   exit(code: number): void;
+  /**
+   * Serves HTTP with the runtime's own server (the monitoring page); neither
+   * the server nor its open event streams keep the process alive.
+   */
+  serveHttp: HttpServe;
 }
 
 /** The runtime refused an operation for lack of a permission (e.g. `--allow-ffi`). */

@@ -7,7 +7,8 @@
 #   bash scripts/run.sh setup   # only install prerequisites and build
 #
 # Installs, when missing: Debian's libclang-dev (iceoryx2's bindgen needs it) with apt-get,
-# and Deno from the npm package `deno` into ./.tools (no global change).
+# and Deno from the npm package `deno` into ./.tools (no global change); for `test`, Debian's
+# chromium (the monitoring page's browser test; scripts/chromium.sh, run by scripts/test.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)

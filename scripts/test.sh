@@ -60,6 +60,12 @@ if [ "$rust_ok" != 0 ] && ! grep -q '^test result: FAILED' "$logdir/cargo-test.l
   failed=$((failed + 1)) # a build or harness failure, not a counted test
 fi
 
+# The monitor's browser test needs a headless Chromium: Debian's chromium, installed when missing
+# (without it that test fails with the reason; it never skips).
+# shellcheck source=scripts/chromium.sh
+source "$ROOT/scripts/chromium.sh"
+ensure_chromium >/dev/null || echo "== no Chromium: tests/monitor_test.ts's browser test will fail" >&2
+
 echo "== deno test" >&2
 "$DENO" test --allow-ffi --allow-env --allow-read --allow-write --allow-run --allow-net tests/ 2>&1 | tee "$logdir/deno-test.log" >&2
 deno_ok=${PIPESTATUS[0]}

@@ -56,6 +56,25 @@ Deno.test("examples/demo.ts prints trades, best bid/offer, an ack and a fill or 
   assert.deepEqual(floatNoise(out), [], "quantities and prices are printed on their grid");
 });
 
+Deno.test("examples/demo.ts --monitor serves the page (token required) and prints its URL", async () => {
+  const script = spawnScript(new URL("demo.ts", dir), ["--monitor=1"], {
+    env: { HFTLIVE_EXAMPLE_SECONDS: "1" },
+  });
+  const out = await script.until(/^monitor (http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{32})$/m);
+  const url = out.match(/^monitor (http:\S+)$/m)![1];
+  const page = await fetch(url);
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<title>hftlive monitor<\/title>/);
+  const refused = await fetch(url.replace(/token=.*/, "token=0123456789abcdef0123456789abcdef"));
+  assert.equal(refused.status, 401);
+  await refused.body?.cancel();
+  const { code, out: all, err } = await script.finish();
+  assert.equal(code, 0, `${all}\n${err}`);
+  assert.match(all, /^monitor stays up for 1 s \(Ctrl-C to stop\): http:/m);
+  assert.match(all, /^monitor \d+ updates, 1 refused requests, \d+\.\d\d ms per update$/m);
+  assert.match(all, /^done$/m);
+});
+
 Deno.test("examples/async_streams.ts runs concurrent handlers and ends them on close", async () => {
   const out = await runExample("async_streams.ts");
   assert.match(out, /^order \d+ New$/m);

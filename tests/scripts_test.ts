@@ -44,3 +44,16 @@ Deno.test("libclang.sh finds the names bindgen loads", async () => {
     true,
   );
 });
+
+Deno.test("chromium.sh takes $CHROMIUM when it is an executable, and prints it", async () => {
+  const { code, stdout } = await new Deno.Command("/bin/bash", {
+    args: [
+      "-c",
+      `source ${new URL("../scripts/chromium.sh", import.meta.url).pathname}; chromium_found`,
+    ],
+    env: { CHROMIUM: "/bin/sh", PATH: "/nonexistent" },
+    stdout: "piped",
+  }).output();
+  strictEqual(code, 0);
+  strictEqual(new TextDecoder().decode(stdout).trim(), "/bin/sh");
+});

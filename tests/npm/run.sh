@@ -5,7 +5,8 @@
 #   - tests/npm/symbols_check.mjs: the Node backend binds every symbol of the table as declared;
 #   - tests/npm/smoke.mjs under Node, and under Deno through node_modules (the doorbell
 #     permission set, then --allow-ffi alone): sim, connect, stream, submit, cancel, health,
-#     close, and the process exits by itself; the library must come from the platform package;
+#     the monitoring page (not with --allow-ffi alone), close, and the process exits by itself;
+#     the library must come from the platform package;
 #   - the README's Node snippet (first.mjs) as written, and tsc --checkJs on it against the
 #     shipped .d.ts;
 #   - the portable Deno tests (public API only) under Node's test runner through
@@ -96,12 +97,14 @@ node_tests() {
 check "npm pack and install of both packages into an empty project" install
 cp tests/npm/smoke.mjs tests/npm/symbols_check.mjs "$app/" 2>/dev/null
 check "Node: the koffi backend binds the symbol table" expect node symbols_check.mjs --
-check "Node: sim, stream, order, cancel, health, close, exit" \
-  expect node smoke.mjs -- "connected: wake socket" "library: $lib" "closed (node)"
+check "Node: sim, stream, order, cancel, health, monitor (node:http), close, exit" \
+  expect node smoke.mjs monitor -- "connected: wake socket" "library: $lib" \
+  "monitor: page served, 401 without the token, live updates" "closed (node)"
 check "Deno (node_modules, doorbell permissions): the same" \
   expect "$DENO" run --node-modules-dir=manual --allow-ffi --allow-net --allow-read=/tmp \
-  --allow-write=/tmp --allow-env --allow-run=cat smoke.mjs -- \
-  "connected: wake socket" "library: $lib" "closed (deno)"
+  --allow-write=/tmp --allow-env --allow-run=cat smoke.mjs monitor -- \
+  "connected: wake socket" "library: $lib" \
+  "monitor: page served, 401 without the token, live updates" "closed (deno)"
 check "Deno (node_modules, --allow-ffi only): the same" \
   expect "$DENO" run --node-modules-dir=manual --allow-ffi smoke.mjs -- \
   "connected: wake wait" "closed (deno)"

@@ -1,8 +1,11 @@
+// deno-lint-ignore-file explicit-function-return-type -- plain JavaScript: no return types
 // The installed npm packages, as a user of Node or Deno runs them: `node smoke.mjs` or
 // `deno run --node-modules-dir=manual --allow-ffi --allow-env --allow-read --allow-write=/tmp
 // --allow-net smoke.mjs` in a project where `npm install hftlive` was run (tests/npm/run.sh).
 // Starts the paper exchange, connects, streams events, submits and cancels an order, reads
-// health and closes; the process must then exit on its own. Prints one line per step.
+// health and closes; the process must then exit on its own. Prints one line per step. With the
+// argument `monitor` it also serves the monitoring page (node:http under Node, Deno.serve under
+// Deno) and checks the token, the page and one live update over Server-Sent Events.
 
 // Imported by name, resolved in the project's node_modules (a variable keeps this file out of
 // the repository's own module graph, where "hftlive" does not resolve).
@@ -53,11 +56,45 @@ try {
     const h = client.health;
     if (!h.connected) throw new Error("health: not connected");
     console.log(`health: connected, feed p50 ${h.feedLatency.p50} ns, ${h.eventsTotal} events`);
+
+    const args = runtime === "deno" ? globalThis.Deno.args : (await import("node:process")).argv;
+    if (args.includes("monitor")) await monitorCheck(client);
   } finally {
     await client.close();
   }
 } finally {
   sim.stop();
+}
+
+/** The monitoring page: token refused, page served, one live update with a book. */
+async function monitorCheck(client) {
+  const monitor = await client.monitor();
+  try {
+    const refused = await fetch(monitor.url.replace(/token=.*/, "token=wrong-token-0123456789"));
+    await refused.text();
+    if (refused.status !== 401 || monitor.refused !== 1) {
+      throw new Error(`monitor: no token gave ${refused.status}, refused ${monitor.refused}`);
+    }
+    const page = await fetch(monitor.url);
+    const html = await page.text();
+    if (page.status !== 200 || !html.includes("<title>hftlive monitor</title>")) {
+      throw new Error(`monitor: page status ${page.status}`);
+    }
+    const events = await fetch(monitor.url.replace("/?", "/events?"));
+    const reader = events.body.pipeThrough(new TextDecoderStream()).getReader();
+    let text = "";
+    while (!/^data: .*\n\n/m.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error("monitor: the event stream ended");
+      text += value;
+    }
+    await reader.cancel();
+    const update = JSON.parse(text.match(/^data: (.*)$/m)[1]);
+    if (!(update.instruments[0].bids.length > 0)) throw new Error("monitor: no book in the update");
+  } finally {
+    await monitor.close();
+  }
+  console.log("monitor: page served, 401 without the token, live updates");
 }
 
 // Which file the native library came from (the platform package, when nothing else is there);

@@ -170,7 +170,7 @@ export class LiveClient {
         stopping: () => this.#closing,
         fail: (e) => this.#fail(e),
       };
-      this.#wakeSource = openWake(native, opts.wake);
+      this.#wakeSource = openWake(native, opts.wake, opts.keepWarmMs);
       this.#pumpDone = runPump(new WeakRef(this.#host), this.#wakeSource);
     }
   }

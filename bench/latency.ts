@@ -12,7 +12,7 @@
  * Arguments: `kind=trade|depth` (trades: sim trade_ratio 1, every trade; depth: trade_ratio 0,
  * one sample per depth message, its first depth update), `rate`, `seconds`, `warmup`,
  * `engineWait`, `arrivals`, `burst`, `opts=<JSON of more connect options>`; `inline=0` (hot loop:
- * the engine on its own thread), `keepWarmMs=N` (stream, callbacks: an empty `setInterval` every N
+ * the engine on its own thread), `keepWarmMs=N` (stream, callbacks: the connect option keepWarmMs, an empty timer every N
  * ms, an experiment on how much an idle JavaScript thread costs); `monitor=1` (stream, callbacks:
  * the monitoring page runs, `monitorMs` apart (default 250), with one viewer: an `EventSource`
  * on its event stream in another Deno process; the JSON line then has the monitor's cost).
@@ -146,16 +146,9 @@ function streamOptions(): Parameters<typeof LiveClient.connect>[0] {
     ready: true,
     engineWait: str("engineWait", "adaptive") as "adaptive",
     wake: str("wake", "socket") as "socket",
+    keepWarmMs: num("keepWarmMs", 0),
     ...extraOptions(),
   };
-}
-
-/** An empty interval every `keepWarmMs` ms (0: none): the thread never idles longer. */
-function keepWarm(): () => void {
-  const ms = num("keepWarmMs", 0);
-  if (ms <= 0) return () => {};
-  const t = setInterval(() => {}, ms);
-  return () => clearInterval(t);
 }
 
 /** `for await` over the trades or depth updates stream. */
@@ -163,7 +156,6 @@ export async function latencyStream(): Promise<void> {
   await using _sim = await sim();
   await using client = await LiveClient.connect(streamOptions());
   const stopViewer = await viewer(client);
-  const stopWarm = keepWarm();
   const rec = new LatencyRecorder();
   const take = sampler(kind());
   const w = new Window();
@@ -174,7 +166,6 @@ export async function latencyStream(): Promise<void> {
     if (phase === 2) break;
     if (take(ev) && phase === 1) rec.add(t, ev);
   }
-  stopWarm();
   const mon = await stopViewer();
   report(rec, w, client, { wake: str("wake", "socket"), ...mon });
 }
@@ -187,7 +178,6 @@ export async function latencyCallbacks(): Promise<void> {
   const rec = new LatencyRecorder();
   const take = sampler(kind());
   const w = new Window();
-  const stopWarm = keepWarm();
   const handler = (ev: LiveEvent): void => {
     const t = now();
     if (take(ev) && w.at() === 1) rec.add(t, ev);
@@ -195,7 +185,6 @@ export async function latencyCallbacks(): Promise<void> {
   if (kind() === "trade") client.on("trade", handler);
   else client.on("depth", handler);
   while (w.at() !== 2) await sleep(Math.min(100, w.msLeft + 1));
-  stopWarm();
   report(rec, w, client, await stopViewer());
 }
 

@@ -230,11 +230,29 @@ class BellWake implements WakeSource {
  * `"socket"` and the runtime allows a Unix socket in /tmp (the core then
  * listens at once, so the kind is known when this returns), else the native wait.
  */
-export function openWake(native: NativeClient, preferred: "socket" | "wait"): WakeSource {
+export function openWake(
+  native: NativeClient,
+  preferred: "socket" | "wait",
+  keepWarmMs = 0,
+): WakeSource {
+  const rt = native.lib.runtime;
+  let src: WakeSource | undefined;
   if (preferred === "socket") {
-    const rt = native.lib.runtime;
     const path = `/tmp/hftlive-${rt.pid}-${native.handle}-${Math.floor(Math.random() * 1e9)}.sock`;
-    if (rt.unixSocketAllowed(path) && native.bellListen(path)) return new BellWake(native, path);
+    if (rt.unixSocketAllowed(path) && native.bellListen(path)) src = new BellWake(native, path);
   }
-  return new WaitWake(native);
+  src ??= new WaitWake(native);
+  if (keepWarmMs > 0) {
+    // An empty timer wakes the event loop every keepWarmMs while the client is open, so an
+    // event after a quiet spell finds the thread (and its caches) warm; it never keeps the
+    // process alive.
+    const warm = setInterval(() => {}, keepWarmMs);
+    rt.unrefTimer(warm);
+    const close = src.close.bind(src);
+    src.close = () => {
+      clearInterval(warm);
+      close();
+    };
+  }
+  return src;
 }

@@ -162,6 +162,7 @@ Deno.test("chaos: options that could crash, leak or hang the process are refused
     [{ botId: 0 }, /botId 0/],
     [{ redy: true }, /unknown option "redy"/],
     [{ rounding: "up" }, /rounding "up"/],
+    [{ keepWarmMs: -1 }, /keepWarmMs -1 is not an integer in 0\.\.60000/],
     [
       { instruments: [{ connector: "x".repeat(300), symbol: "s", tickSize: 1, lotSize: 1 }] },
       /connector/,

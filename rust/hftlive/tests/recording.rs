@@ -91,6 +91,9 @@ fn converge(c: &mut TestClient, s: &Sim) -> Ticks {
     loop {
         let (b, a) = c.depth(0, 10_000);
         if (ticks(&b), ticks(&a)) == want {
+            // The records of the last events may still wait in the ring (the book is the
+            // engine's): take them too.
+            c.wait_for(Duration::from_millis(100), |_| false);
             return want;
         }
         assert!(
@@ -163,50 +166,11 @@ fn is_snapshot(e: &Event) -> bool {
     matches!(e.ev & 0xFF, DEPTH_SNAPSHOT_EVENT | DEPTH_CLEAR_EVENT)
 }
 
-#[test]
-fn recorded_files_load_in_hftbacktest_and_backtest_to_the_live_book() {
-    let name = unique_name("rec");
-    let s = sim(&name, 3000.0);
-    let mut c = open(&client_cfg(&name, &["btcusdt"], "")).unwrap();
-    c.wait_for(T, |r| registered(r, 0)).expect("registered");
-    let mut trades = 0;
-    c.wait_for(T, |r| {
-        trades += (r.kind() == K_TRADE) as u32;
-        trades >= 100
-    })
-    .expect("trades");
-    // Paused and converged: every event after this point reaches the client after the
-    // recording started, so the client's records and the files can be compared one to one.
-    s.fault(Fault::PauseMarket(true));
-    converge(&mut c, &s);
-    let dir = temp_dir("rec");
-    let opts = format!(
-        r#"{{"dir":"{}","roll_bytes":{}}}"#,
-        dir.display(),
-        64 * 1500
-    );
-    // Records of the last events may still wait in the ring (the book is the engine's).
-    c.wait_for(Duration::from_millis(100), |_| false);
-    let id = c.c.record(&opts).unwrap();
-    wait_stat(&c, id, 0, 1.0); // the initial book is written
-    let from = c.seen.len();
-    s.fault(Fault::PauseMarket(false));
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_millis(1500) {
-        c.wait_for(Duration::from_millis(20), |_| false);
-    }
-    s.fault(Fault::PauseMarket(true));
-    let live_book = converge(&mut c, &s);
-    c.c.record_stop(id).unwrap();
-    let stats = c.c.record_stats(id).unwrap();
-    assert_eq!(stats[1], 0.0, "nothing dropped");
-    assert_eq!(stats[7], 0.0, "stopped");
-    let paths = files(&c, id);
-    assert!(paths.len() >= 3, "rolled by size: {paths:?}");
-    assert_eq!(stats[2], paths.len() as f64);
+/// A feed record as (ev, px, qty, exch_ts, local_ts); `ev` with the recorder's added flags.
+type Feed = (u64, f64, f64, i64, i64);
 
-    // Every feed record the client saw since the recording started, in order.
-    let live: Vec<_> = c.seen[from..]
+fn feed_of(records: &[R]) -> Vec<Feed> {
+    records
         .iter()
         .filter(|r| matches!(r.kind(), K_TRADE | K_DEPTH | K_DEPTH_CLEAR))
         .map(|r| r.v())
@@ -219,7 +183,74 @@ fn recorded_files_load_in_hftbacktest_and_backtest_to_the_live_book() {
                 v.i(4),
             )
         })
-        .collect();
+        .collect()
+}
+
+/// What a recording of the sim holds and what the client saw meanwhile.
+struct Session {
+    paths: Vec<String>,
+    stats: [f64; 8],
+    live: Vec<Feed>,
+    live_book: Ticks,
+    dir: PathBuf,
+}
+
+/// Records `ms` of the sim's feed (rolls of 1,500 events): the market is paused and the client
+/// converged before the recording starts and after it ends, so every event of the files reached
+/// the client after the recording started.
+fn record_session(tag: &str, ms: u64) -> Session {
+    let name = unique_name(tag);
+    let s = sim(&name, 3000.0);
+    let mut c = open(&client_cfg(&name, &["btcusdt"], "")).unwrap();
+    c.wait_for(T, |r| registered(r, 0)).expect("registered");
+    let mut trades = 0;
+    c.wait_for(T, |r| {
+        trades += (r.kind() == K_TRADE) as u32;
+        trades >= 100
+    })
+    .expect("trades");
+    s.fault(Fault::PauseMarket(true));
+    converge(&mut c, &s);
+    let dir = temp_dir(tag);
+    let opts = format!(
+        r#"{{"dir":"{}","roll_bytes":{}}}"#,
+        dir.display(),
+        64 * 1500
+    );
+    let id = c.c.record(&opts).unwrap();
+    wait_stat(&c, id, 0, 1.0); // the initial book is written
+    let from = c.seen.len();
+    s.fault(Fault::PauseMarket(false));
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(ms) {
+        c.wait_for(Duration::from_millis(20), |_| false);
+    }
+    s.fault(Fault::PauseMarket(true));
+    let live_book = converge(&mut c, &s);
+    c.c.record_stop(id).unwrap();
+    Session {
+        paths: files(&c, id),
+        stats: c.c.record_stats(id).unwrap(),
+        live: feed_of(&c.seen[from..]),
+        live_book,
+        dir,
+    }
+}
+
+#[test]
+fn recorded_files_load_in_hftbacktest_and_backtest_to_the_live_book() {
+    let Session {
+        paths,
+        stats,
+        live,
+        live_book,
+        dir,
+    } = record_session("rec", 1500);
+    assert_eq!(stats[1], 0.0, "nothing dropped");
+    assert_eq!(stats[7], 0.0, "stopped");
+    assert!(paths.len() >= 3, "rolled by size: {paths:?}");
+    assert_eq!(stats[2], paths.len() as f64);
+
     let mut recorded = Vec::new();
     let mut prev_local = i64::MIN;
     for (k, p) in paths.iter().enumerate() {
@@ -233,7 +264,7 @@ fn recorded_files_load_in_hftbacktest_and_backtest_to_the_live_book() {
         let n_snap = evs.iter().take_while(|e| is_snapshot(e)).count();
         assert!(n_snap > 20, "file {k}: {n_snap} snapshot events");
         for e in &evs {
-            assert!(e.local_ts >= prev_local, "file {k}: local_ts goes back");
+            assert!(e.exch_ts > 0 && e.local_ts >= prev_local, "file {k}: {e:?}");
             prev_local = e.local_ts;
             assert_eq!(e.ev & (EXCH_EVENT | LOCAL_EVENT), EXCH_EVENT | LOCAL_EVENT);
         }
@@ -317,4 +348,57 @@ fn bad_options_are_refused_with_a_message() {
         c.c.record_stop(7).unwrap_err().kind(),
         hftlive::ErrorKind::NotFound
     );
+}
+
+#[test]
+fn replayed_files_reach_a_client_as_the_events_recorded() {
+    let rec = record_session("recplay", 1000);
+    let name = unique_name("replay");
+    let mut cfg = SimConfig::new(
+        &name,
+        vec![SimInstrument {
+            symbol: "btcusdt".into(),
+            tick_size: TICK,
+            lot_size: LOT,
+            start_price: 50_000.0,
+        }],
+    );
+    cfg.replay = Some(
+        serde_json::from_value(serde_json::json!({ "files": rec.paths, "speed": 4.0 })).unwrap(),
+    );
+    let s = Sim::start(cfg).unwrap();
+    let mut c = open(&client_cfg(&name, &["btcusdt"], "")).unwrap();
+    c.wait_for(T, |r| registered(r, 0)).expect("registered");
+    let want = rec.live.len();
+    let start = Instant::now();
+    while (s.stats().market_events as usize) < want {
+        assert!(
+            start.elapsed() < T,
+            "{} of {want} replayed",
+            s.stats().market_events
+        );
+        c.wait_for(Duration::from_millis(20), |_| false);
+    }
+    let book = converge(&mut c, &s);
+    assert_eq!(
+        book, rec.live_book,
+        "the replay ends with the recorded book"
+    );
+    let seen = feed_of(&c.seen);
+    assert!(seen.len() > want, "the initial book, then the replay");
+    let replayed = &seen[seen.len() - want..];
+    // The same events (flags, prices, quantities) in the same order; timestamps are the
+    // replay's, with the recorded feed latency.
+    let key = |f: &Feed| (f.0, f.1, f.2, f.4 - f.3);
+    let a: Vec<_> = replayed.iter().map(key).collect();
+    let b: Vec<_> = rec.live.iter().map(key).collect();
+    if let Some(i) = (0..want).find(|&i| a[i] != b[i]) {
+        panic!(
+            "replayed event {i} of {want} differs: {:?} != {:?} ({} seen)",
+            &a[i..(i + 3).min(want)],
+            &b[i..(i + 3).min(want)],
+            seen.len()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&rec.dir);
 }

@@ -10,10 +10,21 @@ use crate::{
     shared::Shared,
 };
 
-/// The engine's book of `a` as snapshot items, at the time of its last feed event.
+/// The engine's book of `a` as snapshot items, at the time of its last feed event (now, before
+/// the first one: a time of 0 would make a backtest crawl from 1970).
 fn books(shared: &Shared, regs: &[AssetReg], a: usize) -> Vec<Item> {
     let (bids, asks) = shared.state().assets[a].book.top(usize::MAX);
-    snapshot_items(a, &bids, &asks, regs[a].last_ts)
+    snapshot_items(a, &bids, &asks, last_ts(regs, a))
+}
+
+fn last_ts(regs: &[AssetReg], a: usize) -> (i64, i64) {
+    match regs[a].last_ts {
+        (0, 0) => {
+            let now = crate::now_ns();
+            (now, now)
+        }
+        t => t,
+    }
 }
 
 impl Engine {
@@ -70,7 +81,10 @@ impl Engine {
     /// The engine clears the book of `a` itself (its connector came up): recorded as a clear
     /// at the last recorded exchange time and the local time `ts`.
     pub(super) fn tap_clear(&mut self, a: usize, ts: i64) {
-        let exch = self.regs[a].last_ts.0;
+        let exch = match self.regs[a].last_ts.0 {
+            0 => ts,
+            t => t,
+        };
         for t in 0..self.taps.len() {
             if self.taps[t].wants(a) {
                 if self.taps[t].needs_books() {

@@ -260,6 +260,7 @@ impl Writer {
                 let b = npz::event_bytes(&it.event());
                 open.out.write_all(&b).map_err(io_err)?;
                 open.events += 1;
+                self.shared.written.fetch_add(1, Relaxed);
             }
         }
         ser.open = Some(open);

@@ -176,6 +176,8 @@ export interface SimStats {
   readonly running: boolean;
   /** Orders resting in the sim's books now. */
   readonly restingOrders: number;
+  /** Instruments whose replay still has events to publish (0 once every replay ended). */
+  readonly replaying: number;
 }
 
 /**

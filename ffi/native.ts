@@ -430,6 +430,7 @@ export const SIM_STATS = [
   "ipcErrors",
   "running",
   "restingOrders",
+  "replaying",
 ] as const;
 
 /** One in-process sim connector (`hl_sim_*`). */

@@ -329,6 +329,8 @@ pub struct SimStats {
     pub running: u64,
     /// Orders resting in the sim's books now (all instruments).
     pub resting: u64,
+    /// Instruments whose replay still has events to publish (0 once every replay ended).
+    pub replaying: u64,
 }
 
 #[derive(Default)]
@@ -345,6 +347,7 @@ pub(crate) struct Counters {
     pub expired: AtomicU64,
     pub ipc_errors: AtomicU64,
     pub resting: AtomicU64,
+    pub replaying: AtomicU64,
 }
 
 pub(crate) struct Shared {
@@ -454,6 +457,7 @@ impl Sim {
             ipc_errors: l(&c.ipc_errors),
             running: self.shared.running.load(Ordering::Acquire) as u64,
             resting: l(&c.resting),
+            replaying: l(&c.replaying),
         }
     }
 

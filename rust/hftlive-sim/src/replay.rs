@@ -98,6 +98,8 @@ pub(crate) struct Replay {
     speed: f64,
     /// The recorded `local_ts` and the wall clock it maps to.
     origin: Option<(i64, Instant)>,
+    /// Every event was published (or a file could not be read).
+    pub done: bool,
 }
 
 impl Replay {
@@ -119,6 +121,7 @@ impl Replay {
             pos,
             speed,
             origin: None,
+            done: false,
         };
         Ok((replay, book))
     }

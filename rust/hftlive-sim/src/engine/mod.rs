@@ -74,6 +74,11 @@ pub(crate) fn run(
             return;
         }
     };
+    let n_replays = replays.iter().flatten().count() as u64;
+    shared
+        .counters
+        .replaying
+        .store(n_replays, Ordering::Relaxed);
     shared.running.store(true, Ordering::Release);
     let mut engine = Engine::new(config, shared.clone(), tx, rx, replays);
     let _ = ready_tx.send(Ok(()));

@@ -5,7 +5,7 @@
 //! Timestamps are the publish time (`local_ts`), with the recorded feed latency kept
 //! (`exch_ts = local_ts - (recorded local_ts - recorded exch_ts)`).
 
-use std::time::Instant;
+use std::{sync::atomic::Ordering, time::Instant};
 
 use hftbacktest::{
     live::ipc::TO_ALL,
@@ -25,13 +25,24 @@ impl Engine {
         let mut published = 0;
         loop {
             let inst = &mut self.insts[idx];
-            let rp = inst.replay.as_mut()?;
+            let rp = inst.replay.as_mut().filter(|r| !r.done)?;
             let first = match rp.peek() {
                 Ok(Some(e)) => e.clone(),
-                Ok(None) => return None,
+                Ok(None) => {
+                    rp.done = true;
+                    self.out
+                        .counters()
+                        .replaying
+                        .fetch_sub(1, Ordering::Relaxed);
+                    return None;
+                }
                 Err(msg) => {
                     eprintln!("hftlive-sim: {msg}; the replay of {} ends", inst.symbol);
-                    inst.replay = None;
+                    rp.done = true;
+                    self.out
+                        .counters()
+                        .replaying
+                        .fetch_sub(1, Ordering::Relaxed);
                     return None;
                 }
             };

@@ -195,5 +195,12 @@ Deno.test("record() refuses bad options with ValidationError, and close() stops 
   assert.equal(files.length, 1);
   assert.ok((await readNpz(files[0])).length === stats.eventsWritten);
   assert.throws(() => client.record(dir), /closed/);
+  // A replay of a file that is not there is refused up front.
+  const instruments = [{ symbol: "btcusdt", tickSize: TICK, lotSize: 0.001, startPrice: 50_000 }];
+  await assert.rejects(
+    Sim.start({ name: uniqueName("r"), instruments, replay: { files: [`${dir}/none.npz`] } }),
+    (e: unknown) =>
+      e instanceof ValidationError && /none\.npz" is not a readable file/.test(e.message),
+  );
   await Deno.remove(dir, { recursive: true });
 });

@@ -58,7 +58,7 @@ impl ReplayConfig {
                 symbols.len()
             )),
             ReplayFiles::List(f) if f.is_empty() => Err("sim config: no replay file".into()),
-            ReplayFiles::List(_) => Ok(()),
+            ReplayFiles::List(f) => files_exist(f),
             ReplayFiles::BySymbol(m) => {
                 for (s, f) in m {
                     if !symbols.contains(&s.as_str()) {
@@ -67,6 +67,7 @@ impl ReplayConfig {
                     if f.is_empty() {
                         return Err(format!("sim config: no replay file for {s:?}"));
                     }
+                    files_exist(f)?;
                 }
                 Ok(())
             }
@@ -79,6 +80,15 @@ impl ReplayConfig {
             ReplayFiles::List(f) => Some(f.clone()),
             ReplayFiles::BySymbol(m) => m.get(symbol).cloned(),
         }
+    }
+}
+
+fn files_exist(files: &[String]) -> Result<(), String> {
+    match files.iter().find(|f| !std::path::Path::new(f).is_file()) {
+        Some(f) => Err(format!(
+            "sim config: replay file {f:?} is not a readable file"
+        )),
+        None => Ok(()),
     }
 }
 

@@ -39,7 +39,10 @@ pub unsafe extern "C" fn hl_record_start(h: u32, cfg: *const u8, len: u32) -> i3
 pub extern "C" fn hl_record_stop(h: u32, id: u32) -> i32 {
     ffi_panic_boundary! {
         let c = try_handle!(CLIENTS, h);
-        status(&c, c.record_stop(id))
+        let r = c.record_stop(id);
+        // The queue (18 MiB by default) and the writer's buffers go back to the system.
+        super::release_freed_memory();
+        status(&c, r)
     }
 }
 

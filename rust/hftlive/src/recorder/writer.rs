@@ -31,6 +31,8 @@ use crate::{
     error::{Error, ErrorKind},
 };
 
+/// Events taken off the queue at once.
+const BATCH: usize = 4096;
 /// How long the writer sleeps when the queue is empty.
 const IDLE: Duration = Duration::from_millis(2);
 /// How long a stopped recording waits for the engine's end at most (an inline client's engine
@@ -134,15 +136,21 @@ impl Writer {
         };
         let roll_age = Duration::from_secs_f64(self.config.roll_secs);
         let mut stop_seen: Option<Instant> = None;
+        let mut batch: Vec<Item> = Vec::with_capacity(BATCH);
         'run: loop {
-            let n = self.rx.slots();
-            for _ in 0..n {
-                match self.rx.pop() {
-                    // The engine's last item: everything it queued is written.
-                    Ok(it) if it.asset == END => break 'run,
-                    Ok(it) => self.write(&it, &done_tx),
-                    Err(_) => break,
+            let n = self.rx.slots().min(BATCH);
+            if let Ok(chunk) = self.rx.read_chunk(n) {
+                let (a, b) = chunk.as_slices();
+                batch.extend_from_slice(a);
+                batch.extend_from_slice(b);
+                chunk.commit_all();
+            }
+            for it in batch.drain(..) {
+                // The engine's last item: everything it queued is written.
+                if it.asset == END {
+                    break 'run;
                 }
+                self.write(&it, &done_tx);
             }
             self.shared.queued.store(self.rx.slots() as u64, Relaxed);
             let now = Instant::now();

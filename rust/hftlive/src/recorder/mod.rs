@@ -162,6 +162,8 @@ pub struct RecAsset {
 #[derive(Default)]
 pub(crate) struct RecShared {
     pub stop: AtomicBool,
+    /// The writer thread has finished (every file complete).
+    pub finished: AtomicBool,
     pub written: AtomicU64,
     pub dropped: AtomicU64,
     pub files_closed: AtomicU64,
@@ -241,7 +243,8 @@ impl Recorder {
     pub fn stats(&self) -> [f64; RECORD_STATS] {
         let s = &self.shared;
         let n = |a: &AtomicU64| a.load(Relaxed) as f64;
-        let running = self.writer.lock_or_recover().is_some();
+        // Not the writer's mutex: a stop holds it while the last files are packaged.
+        let running = !s.finished.load(std::sync::atomic::Ordering::Acquire);
         [
             n(&s.written),
             n(&s.dropped),

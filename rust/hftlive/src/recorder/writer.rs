@@ -8,7 +8,7 @@ use std::{
     io::{BufWriter, Write},
     path::PathBuf,
     sync::{
-        atomic::Ordering::{Acquire, Relaxed},
+        atomic::Ordering::{Acquire, Relaxed, Release},
         mpsc, Arc,
     },
     time::{Duration, Instant},
@@ -191,6 +191,7 @@ impl Writer {
         if let Some(t) = finisher {
             let _ = t.join();
         }
+        self.shared.finished.store(true, Release);
         // Dropping the queue tells the engine the recording is over.
     }
 

@@ -114,6 +114,8 @@ pub struct Tap {
     resync: bool,
     /// The end was queued: the engine forgets the tap.
     pub ended: bool,
+    /// Items the books took when last built.
+    books_len: usize,
 }
 
 impl Tap {
@@ -136,6 +138,7 @@ impl Tap {
             add: config.added_flags(),
             resync: true,
             ended: false,
+            books_len: 0,
         }
     }
 
@@ -174,10 +177,18 @@ impl Tap {
     }
 
     /// Sends the recorded books (from `book`: the snapshot items of an asset) if the queue has
-    /// room for all of them; otherwise they are tried again at the next event.
+    /// room for all of them; otherwise they are tried again at the next event. Not before the
+    /// writer has emptied half the queue (or all of it, for books larger than that): building
+    /// the books at every event of a full queue would slow the engine just when it is loaded.
     pub fn send_books(&mut self, book: impl Fn(usize) -> Vec<Item>) {
+        let free = self.tx.slots();
+        let cap = self.tx.buffer().capacity();
+        if free < cap / 2 || (self.books_len > cap / 2 && free < cap) {
+            return;
+        }
         let items: Vec<Item> = self.assets.iter().flat_map(|&a| book(a)).collect();
-        if self.tx.slots() < items.len() {
+        self.books_len = items.len();
+        if free < items.len() {
             return;
         }
         for it in items {

@@ -1,15 +1,14 @@
 /**
- * `LiveClient`: connects to hftbacktest connectors through the native core,
- * delivers market data and order updates as streams, callbacks or a
- * synchronous poll, sends orders, and reports health.
+ * `LiveClient`: connects to hftbacktest connectors through the native core, delivers market
+ * data and order updates as streams, callbacks or a synchronous poll, sends orders, records the
+ * feed, and reports health.
  *
- * Two modes, chosen at connect time: `"stream"` (default; one wake-up per
- * client shared by every stream, callbacks and waits, never blocking the event
- * loop) and `"poll"` (the strategy owns the thread and calls
- * {@linkcode LiveClient.poll}; with `inline: true` the engine runs inside
- * `poll`). A client belongs to the thread (main or Worker) that connected it.
- * `close()` is idempotent; every call after it throws {@linkcode ClosedError}.
- * The native library stays loaded for the life of the process.
+ * Two modes, chosen at connect time: `"stream"` (default; one wake-up per client shared by every
+ * stream, callbacks and waits, never blocking the event loop) and `"poll"` (the strategy owns the
+ * thread and calls {@linkcode LiveClient.poll}; with `inline: true` the engine runs inside
+ * `poll`). A client belongs to the thread (main or Worker) that connected it. `close()` is
+ * idempotent; every call after it throws {@linkcode ClosedError}. The native library stays
+ * loaded for the life of the process.
  *
  * See the module documentation of `mod.ts` for an example.
  *
@@ -23,6 +22,8 @@ import { Connectivity } from "./connectivity.ts";
 import { RECORD_TYPES } from "./ffi/codec.ts";
 import { NativeClient, type NativeStats, requestStats } from "./ffi/native.ts";
 import { openWake, type WakeSource } from "./ffi/wake.ts";
+import { startRecorder } from "./ffi/recorder.ts";
+import type { Recorder, RecordOptions } from "./recorder.ts";
 import { HealthRecorder } from "./health.ts";
 import {
   type BookUpdate,
@@ -406,11 +407,10 @@ export class LiveClient {
   }
 
   /**
-   * Registers a callback; returns a function that removes it. Callbacks run
-   * synchronously as events are decoded (in stream mode from the client's
-   * pump, in poll mode from inside `poll()`); an exception in one is counted
-   * in `health.callbackErrors` and reported as an `error` event (to
-   * `console.error` when nothing listens for errors), and stops neither the
+   * Registers a callback; returns a function that removes it. Callbacks run synchronously as
+   * events are decoded (in stream mode from the client's pump, in poll mode from inside
+   * `poll()`); an exception in one is counted in `health.callbackErrors` and reported as an
+   * `error` event (to `console.error` when nothing listens for errors), and stops neither the
    * others nor the client.
    *
    * @example
@@ -447,10 +447,9 @@ export class LiveClient {
   // ---------------------------------------------------------- hot loop
 
   /**
-   * Hot-loop mode: waits up to `timeoutMs` (fractions allowed; 0 = don't wait)
-   * for events and returns them decoded (also updating orders and health and
-   * firing callbacks). Blocks the calling thread: run it in a Worker or a
-   * process dedicated to the strategy.
+   * Hot-loop mode: waits up to `timeoutMs` (fractions allowed; 0 = don't wait) for events and
+   * returns them decoded (also updating orders and health and firing callbacks). Blocks the
+   * calling thread: run it in a Worker or a process dedicated to the strategy.
    *
    * @example
    * ```ts ignore
@@ -857,14 +856,7 @@ export class LiveClient {
     });
   }
 
-  /**
-   * Raw counters of the native engine (`hl_client_stats`).
-   *
-   * @example
-   * ```ts ignore
-   * console.log(client.nativeStats().recordsPushed);
-   * ```
-   */
+  /** Raw counters of the native engine (`hl_client_stats`), e.g. `recordsPushed`. */
   nativeStats(): NativeStats {
     this.#assertOpen("Cannot read native stats");
     return this.#native.stats();
@@ -896,15 +888,22 @@ export class LiveClient {
     return startMonitor(this, this.#router, this.#health, this.#native.lib.runtime, options);
   }
 
+  /**
+   * Records the market data of the client's instruments into `dir` as hftbacktest `.npz`
+   * files, written by the native core off its engine thread (see {@linkcode Recorder}), e.g.
+   * `await using rec = client.record("/data/rec", { rollSeconds: 3600 });`.
+   */
+  record(dir: string, options: RecordOptions = {}): Recorder {
+    this.#assertOpen(`Cannot record into ${dir}`);
+    return startRecorder(this.#native, dir, options, this.#opts.instruments.length);
+  }
+
   /** The instruments, indexed by asset number. */
   get instruments(): readonly InstrumentSpec[] {
     return this.#opts.instruments;
   }
 
-  /**
-   * How this stream-mode client is woken: `"socket"` (the doorbell) or `"wait"`. Known when
-   * `connect()` returns; it turns to `"wait"` only if connecting to the doorbell socket fails.
-   */
+  /** How a stream-mode client is woken: `"socket"` (the doorbell) or `"wait"` (if that failed). */
   get wake(): "socket" | "wait" {
     return this.#wakeSource?.kind ?? "wait";
   }
@@ -922,12 +921,11 @@ export class LiveClient {
   // --------------------------------------------------------- lifecycle
 
   /**
-   * Closes the client (idempotent; every call returns the same promise).
-   * With `cancelOnExit` (the default) it first cancels every resting order
-   * and waits up to `exitTimeoutMs` for the answers (new requests are refused
-   * from the start; what could not be cancelled is reported on `errors`).
-   * Then it stops the event pump, delivers remaining order events, ends every
-   * stream, rejects pending waits with {@linkcode ClosedError}, closes the
+   * Closes the client (idempotent; every call returns the same promise). With `cancelOnExit`
+   * (the default) it first cancels every resting order and waits up to `exitTimeoutMs` for the
+   * answers (new requests are refused from the start; what could not be cancelled is reported
+   * on `errors`). Then it stops the event pump, delivers remaining order events, ends every
+   * stream, rejects pending waits with {@linkcode ClosedError}, stops recordings, closes the
    * native client and clears timers.
    *
    * @example

@@ -74,6 +74,13 @@ export {
   type ValidOrder,
 } from "./orders.ts";
 export { LatencyWindow, RateCounter } from "./health.ts";
+export {
+  Recorder,
+  type RecorderPort,
+  type RecordingStats,
+  type RecordingSummary,
+  type RecordOptions,
+} from "./recorder.ts";
 export { Sim, SimFault, type SimInstrument, type SimOptions, type SimStats } from "./sim.ts";
 export { runWorkerStrategy, StrategyWorker, type WorkerStrategyContext } from "./worker.ts";
 export { candidatePaths, type LoadOptions } from "./ffi/library.ts";

@@ -127,6 +127,17 @@ export interface SimOptions extends LoadOptions {
    * at `rate / burst` (the mean rate stays `rate`).
    */
   readonly burst?: number;
+  /**
+   * Replay recorded `.npz` files (written by `client.record()`, or hftbacktest data)
+   * instead of the random walk: `files` in order for the only instrument, or by symbol; `speed`
+   * a multiple of the recorded speed (default 1; 0 = as fast as possible). The first file's
+   * leading snapshot is the initial book (`startPrice` is then unused); orders are matched by
+   * the sim against the replayed book and trades.
+   */
+  readonly replay?: {
+    readonly files: readonly string[] | Readonly<Record<string, readonly string[]>>;
+    readonly speed?: number;
+  };
 }
 
 /**
@@ -165,6 +176,8 @@ export interface SimStats {
   readonly running: boolean;
   /** Orders resting in the sim's books now. */
   readonly restingOrders: number;
+  /** Instruments whose replay still has events to publish (0 once every replay ended). */
+  readonly replaying: number;
 }
 
 /**
@@ -230,6 +243,7 @@ export class Sim {
       depth_batches: options.depthBatches,
       arrivals: options.arrivals,
       burst: options.burst,
+      replay: options.replay,
     };
     return new Sim(await NativeSim.start(cfg, options), options.name);
   }

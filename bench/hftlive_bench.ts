@@ -17,6 +17,9 @@
  *                   (inline=0|1); counts gaps in its numbered trades (seconds, warmup)
  *   mem-rate        RSS every second for `seconds` at `rate` (for await consumer)
  *   mem-cycles      RSS across `cycles` connect/close cycles
+ *   record          feed latency with recording on and off in alternating phases, RSS, drops,
+ *                   file size per million events (bench/record.ts: rate, seconds, phase,
+ *                   compress)
  * ```
  *
  * Every bench runs against an in-process hftlive-sim configured exactly like the native
@@ -44,6 +47,7 @@ import {
 } from "./common.ts";
 import { stats } from "./hdr.ts";
 import { latencyCallbacks, latencyHot, latencyStream, latencyWorker } from "./latency.ts";
+import { recordBench } from "./record.ts";
 
 async function rttStream(): Promise<void> {
   const rate = num("rate", 1000), orders = num("orders", 300);
@@ -407,6 +411,9 @@ switch (bench) {
     break;
   case "mem-cycles":
     await memCycles();
+    break;
+  case "record":
+    await recordBench();
     break;
   default:
     console.error(`unknown bench ${bench}`);

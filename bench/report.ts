@@ -349,6 +349,24 @@ export function report(results: Results, cfg: BenchConfig, meta: RunMeta): strin
     p();
   }
 
+  // ------------------------------------------------------------ recording
+  const rec = results.get("record/alternate")?.[0];
+  if (rec) {
+    const l = (k: string): string => {
+      const v = rec[k] as Record<string, number> | undefined;
+      return v ? `p50 ${v.p50} µs, p99 ${v.p99} µs` : "-";
+    };
+    p(`## Recording (client.record)`);
+    p();
+    p(`- ${rec.seconds} s at ${rec.rate} events/s, recording switched on and off every ${rec.phase} s: feed latency (trade handler) off ${
+      l("latency_off")
+    }; on ${l("latency_on")}. Per phase (p50/p99 µs): ${
+      (rec.phases as string[] ?? []).join(", ")
+    }.`);
+    p(`- ${rec.events_written} events written, ${rec.events_dropped} dropped, ${rec.files} files, ${rec.bytes_per_million_events} bytes per million events; RSS ${rec.rss_min}–${rec.rss_max} MiB (first ${rec.rss_first}, last ${rec.rss_last}).`);
+    p();
+  }
+
   // ------------------------------------------------------------ memory
   if (results.has("mem/rate")) {
     const mr = results.get("mem/rate")?.[0] ?? {};

@@ -5,7 +5,7 @@
 #   bash bench/run.sh --quick      # ~4 min
 #   bash bench/run.sh --mem-long   # memory over 300 s at 100k events/s and 1,000 cycles
 #   options: --rounds N --lat-scale X --orders N --tp-seconds S --mem-seconds S --mem-rate R
-#            --cycles N --only lat|mon|rtt|tp|flood|mem --out FILE.md (also writes FILE.raw.json)
+#            --cycles N --only lat|mon|rtt|tp|flood|mem|record --out FILE.md (also writes FILE.raw.json)
 #
 # Builds the workspace and the native baseline example, and a copy of the library with the
 # test-only fault-injection feature for the throughput-ceiling cases (its test producer;

@@ -13,8 +13,8 @@
  *
  * Options: `--rounds N` (quick 2, else 3), `--lat-scale X` (multiplies every latency duration),
  * `--orders N`, `--tp-seconds S`, `--mem-seconds S` (`--mem-long`: 300 s and 1,000 cycles),
- * `--mem-rate R`, `--cycles N`, `--only lat|mon|rtt|tp|flood|mem` (repeatable; `mon`: stream
- * latency with and without the monitoring page open), `--out FILE.md`
+ * `--mem-rate R`, `--cycles N`, `--only lat|mon|rtt|tp|flood|mem|record` (repeatable; `mon`:
+ * stream latency with and without the monitoring page open), `--out FILE.md`
  * (also writes FILE.raw.json). Run through `bench/run.sh`: it builds (also the fault-injection
  * library the flood cases load, `HFTLIVE_FLOOD_LIB`) and sets HFTBACKTEST_CHANNEL_CONFIG.
  *
@@ -239,6 +239,19 @@ if (part("mem")) {
     nat("cycles", { bot: "hftlive", cycles: cfg.cycles }),
     900_000,
   );
+}
+
+if (part("record")) {
+  // Recording on and off in alternating 5 s phases of one run (bench/record.ts).
+  const seconds = QUICK ? 20 : 60;
+  log(`recording: ${seconds} s at ${cfg.memRate}/s, on/off every 5 s`);
+  const key = "record/alternate";
+  const r = await run(
+    { key, cmd: ts("record", { rate: cfg.memRate, seconds, phase: 5 }) },
+    (seconds + 120) * 1000,
+  );
+  add(key, r);
+  log(`${key}: ${JSON.stringify(r)}`);
 }
 
 const text = report(results, cfg, {

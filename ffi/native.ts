@@ -180,6 +180,8 @@ export class NativeClient {
   readonly #msgBuf = new Uint8Array(4096);
   readonly #scratch = new Float64Array(64);
   readonly #stats = new Float64Array(STATS.length);
+  readonly #beforeClose = new Set<() => Promise<unknown>>();
+  #closing = false;
   #closed = false;
 
   private constructor(lib: NativeLibrary, handle: number, options: NativeClientOptions) {
@@ -383,6 +385,15 @@ export class NativeClient {
     return n > 0 ? decoder.decode(this.#msgBuf.subarray(0, n)) : "";
   }
 
+  /**
+   * Runs `fn` (awaited, its failure ignored) before the handle is closed, while the handle
+   * still works (a recording reads its files there); returns a function that forgets it.
+   */
+  beforeClose(fn: () => Promise<unknown>): () => void {
+    this.#beforeClose.add(fn);
+    return () => this.#beforeClose.delete(fn);
+  }
+
   /** Whether {@linkcode NativeClient.close} was called. */
   get closed(): boolean {
     return this.#closed;
@@ -393,7 +404,10 @@ export class NativeClient {
    * With `blocking: false` the join runs off the JavaScript thread.
    */
   async close(blocking = true): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed || this.#closing) return;
+    this.#closing = true;
+    for (const fn of [...this.#beforeClose]) await fn().catch(() => {});
+    this.#beforeClose.clear();
     this.#closed = true;
     finalizer.unregister(this);
     if (blocking) this.lib.symbols.hl_client_close(this.handle);
@@ -416,6 +430,7 @@ export const SIM_STATS = [
   "ipcErrors",
   "running",
   "restingOrders",
+  "replaying",
 ] as const;
 
 /** One in-process sim connector (`hl_sim_*`). */

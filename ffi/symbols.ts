@@ -211,6 +211,46 @@ export const symbols = {
     result: "i32",
   },
   hl_cleanup_stale: { parameters: [], result: "i32" },
+  hl_record_start: {
+    parameters: [
+      "u32", // h: u32
+      "buffer", // cfg: *const u8 (UTF-8 JSON)
+      "u32", // len: u32
+    ],
+    result: "i32",
+    optional: true,
+  },
+  /** `hl_record_stop` off the JavaScript thread (it drains the queue and packages files). */
+  hl_record_stop_async: {
+    name: "hl_record_stop",
+    parameters: [
+      "u32", // h: u32
+      "u32", // id: u32
+    ],
+    result: "i32",
+    nonblocking: true,
+    optional: true,
+  },
+  hl_record_stats: {
+    parameters: [
+      "u32", // h: u32
+      "u32", // id: u32
+      "buffer", // out: *mut f64 (n)
+      "u32", // n: u32
+    ],
+    result: "i32",
+    optional: true,
+  },
+  hl_record_info: {
+    parameters: [
+      "u32", // h: u32
+      "u32", // id: u32
+      "buffer", // buf: *mut u8 (cap; the result is the full length)
+      "u32", // cap: u32
+    ],
+    result: "i32",
+    optional: true,
+  },
   hl_sim_start: {
     parameters: [
       "buffer", // cfg: *const u8 (UTF-8 JSON)

@@ -31,9 +31,23 @@ Deno.test("every example has a test here", () => {
     "demo.ts",
     "hot_loop.ts",
     "market_maker.ts",
+    "record_replay.ts",
     "recover_orders.ts",
     "worker_strategy.ts",
   ]);
+});
+
+Deno.test("examples/record_replay.ts replays the recording into the same strategy, same result", async () => {
+  const out = await runExample("record_replay.ts");
+  const m = out.match(/^recorded (\d+) events into (\d+) files, 0 dropped$/m);
+  assert.ok(m, out);
+  assert.ok(Number(m[1]) > 100 && Number(m[2]) >= 1, out);
+  const live = out.match(/^live {3}(trades=(\d+) .*)$/m);
+  const replay = out.match(/^replay (trades=\d+ .*)$/m);
+  assert.ok(live && replay, out);
+  assert.ok(Number(live[2]) > 50, "trades seen live");
+  assert.equal(replay[1], live[1]);
+  assert.match(out, /^replay matches live: true$/m);
 });
 
 Deno.test("examples/demo.ts prints trades, best bid/offer, an ack and a fill or cancel", async () => {

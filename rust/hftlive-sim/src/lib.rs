@@ -20,6 +20,9 @@
 mod engine;
 pub mod iox;
 mod market;
+mod replay;
+
+pub use replay::{ReplayConfig, ReplayFiles};
 
 use std::{
     collections::HashMap,
@@ -125,6 +128,10 @@ pub struct SimConfig {
     /// (a burst of trades sweeping the book, a flurry of depth messages).
     #[serde(default = "default_burst")]
     pub burst: u32,
+    /// Replay recorded `.npz` files (hftlive's recorder, or hftbacktest data) instead of the
+    /// random walk, for the instruments it names; orders are still matched by the sim.
+    #[serde(default)]
+    pub replay: Option<ReplayConfig>,
 }
 
 /// When market events arrive ([`SimConfig::arrivals`]).
@@ -167,6 +174,7 @@ impl Default for SimConfig {
             rest_fills: false,
             arrivals: Arrivals::Periodic,
             burst: default_burst(),
+            replay: None,
         }
     }
 }
@@ -226,6 +234,10 @@ impl SimConfig {
         }
         if self.max_level_lots == 0 || self.max_level_lots > 1 << 40 {
             return Err("sim config: `max_level_lots` must be in 1..=2^40".into());
+        }
+        if let Some(r) = &self.replay {
+            let symbols: Vec<&str> = self.instruments.iter().map(|i| i.symbol.as_str()).collect();
+            r.validate(&symbols)?;
         }
         let mut seen = std::collections::HashSet::new();
         for i in &self.instruments {
@@ -317,6 +329,8 @@ pub struct SimStats {
     pub running: u64,
     /// Orders resting in the sim's books now (all instruments).
     pub resting: u64,
+    /// Instruments whose replay still has events to publish (0 once every replay ended).
+    pub replaying: u64,
 }
 
 #[derive(Default)]
@@ -333,6 +347,7 @@ pub(crate) struct Counters {
     pub expired: AtomicU64,
     pub ipc_errors: AtomicU64,
     pub resting: AtomicU64,
+    pub replaying: AtomicU64,
 }
 
 pub(crate) struct Shared {
@@ -442,6 +457,7 @@ impl Sim {
             ipc_errors: l(&c.ipc_errors),
             running: self.shared.running.load(Ordering::Acquire) as u64,
             resting: l(&c.resting),
+            replaying: l(&c.replaying),
         }
     }
 

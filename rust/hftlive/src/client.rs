@@ -36,6 +36,7 @@ use crate::{
     inline,
     iox::ChannelConfig,
     record::{self, REC_SIZE},
+    recorder::{RecAsset, RecordConfig, Recorder, RECORD_STATS},
     ring,
     shared::Shared,
     signal::WaitResult,
@@ -57,6 +58,9 @@ struct ClientInner {
     thread: Mutex<Option<JoinHandle<()>>>,
     /// The id of the inline engine in its thread's table ([`inline`]).
     inline: Option<u64>,
+    /// Recordings by id (`crate::recorder`), stopped at the latest when the client closes.
+    recorders: Mutex<Vec<(u32, Arc<Recorder>)>>,
+    next_recorder: std::sync::atomic::AtomicU32,
 }
 
 /// The message of a panic payload.
@@ -94,6 +98,8 @@ impl Client {
                 shared: shared.clone(),
                 thread: Mutex::new(thread),
                 inline,
+                recorders: Mutex::new(Vec::new()),
+                next_recorder: 1.into(),
             }))
         };
         if mode == Mode::Inline {
@@ -383,6 +389,63 @@ impl Client {
         ]
     }
 
+    /// Starts recording market data (JSON options: `rust/ABI.md`, "Recording"); returns the
+    /// recording's id (>= 1) for [`Client::record_stop`] and [`Client::record_stats`].
+    pub fn record(&self, json: &str) -> Result<u32, Error> {
+        let shared = self.shared();
+        shared.ensure_open()?;
+        let cfg = shared.config();
+        let config = RecordConfig::parse(json, cfg.instruments.len())?;
+        let all: Vec<usize> = (0..cfg.instruments.len()).collect();
+        let assets = config
+            .assets
+            .as_ref()
+            .unwrap_or(&all)
+            .iter()
+            .map(|&a| {
+                let i = &cfg.instruments[a];
+                RecAsset {
+                    asset: a,
+                    connector: i.connector.clone(),
+                    symbol: i.symbol.clone(),
+                    tick_size: i.tick_size,
+                    lot_size: i.lot_size,
+                }
+            })
+            .collect();
+        let (rec, tap) = Recorder::start(config, assets)?;
+        shared.attach_tap(tap);
+        let id = self.0.next_recorder.fetch_add(1, Relaxed);
+        let mut recs = self.0.recorders.lock_or_recover();
+        recs.push((id, Arc::new(rec)));
+        Ok(id)
+    }
+
+    fn recorder(&self, id: u32) -> Result<Arc<Recorder>, Error> {
+        let recs = self.0.recorders.lock_or_recover();
+        match recs.iter().find(|(i, _)| *i == id) {
+            Some((_, r)) => Ok(r.clone()),
+            None => fail(ErrorKind::NotFound, format!("no recording {id}")),
+        }
+    }
+
+    /// Stops recording `id`: returns once every file is complete. A stopped recording stays
+    /// readable ([`Client::record_stats`], [`Client::record_info`]) until the client closes.
+    pub fn record_stop(&self, id: u32) -> Result<(), Error> {
+        self.recorder(id)?.stop();
+        Ok(())
+    }
+
+    /// Counters of recording `id` (`rust/ABI.md`, "Recording").
+    pub fn record_stats(&self, id: u32) -> Result<[f64; RECORD_STATS], Error> {
+        Ok(self.recorder(id)?.stats())
+    }
+
+    /// The complete files of recording `id` and its first I/O failure, as JSON.
+    pub fn record_info(&self, id: u32) -> Result<String, Error> {
+        Ok(self.recorder(id)?.info_json())
+    }
+
     /// The message of the last failure reported through the C ABI.
     pub fn last_error(&self) -> String {
         self.shared().last_error()
@@ -439,6 +502,11 @@ impl ClientInner {
         }
         if let Some(t) = self.thread.lock_or_recover().take() {
             let _ = t.join();
+        }
+        // After the engine: everything it queued is in the files.
+        let recs = self.recorders.lock_or_recover().clone();
+        for (_, r) in recs {
+            r.stop();
         }
     }
 }

@@ -26,6 +26,7 @@ mod handles;
 mod inline;
 pub mod iox;
 pub mod record;
+pub mod recorder;
 mod ring;
 mod shared;
 mod signal;

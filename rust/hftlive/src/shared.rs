@@ -6,7 +6,10 @@
 use std::{
     collections::{HashMap, HashSet, VecDeque},
     sync::{
-        atomic::{AtomicU64, Ordering::Relaxed},
+        atomic::{
+            AtomicBool, AtomicU64,
+            Ordering::{Relaxed, Release},
+        },
         mpsc::Sender,
         Mutex, MutexGuard,
     },
@@ -21,6 +24,7 @@ use crate::{
     config::ClientConfig,
     error::{Error, ErrorKind},
     iox::ChannelConfig,
+    recorder::Tap,
     ring::RingConsumer,
     signal::Signal,
     sync::LockExt,
@@ -151,6 +155,9 @@ pub struct Shared {
     bot_id: u64,
     /// Why the engine stopped, when it stopped by itself (a panic).
     failure: Mutex<Option<String>>,
+    /// Recordings started and not yet taken by the engine; `new_taps` says there are some.
+    taps: Mutex<Vec<Tap>>,
+    new_taps: AtomicBool,
     /// Fault injection for tests (`hl_client_fault`): the fault the engine carries out next.
     #[cfg(feature = "fault-injection")]
     fault: std::sync::atomic::AtomicU32,
@@ -176,6 +183,8 @@ impl Shared {
             channel,
             bot_id,
             failure: Default::default(),
+            taps: Default::default(),
+            new_taps: Default::default(),
             #[cfg(feature = "fault-injection")]
             fault: Default::default(),
         }
@@ -350,6 +359,25 @@ impl Shared {
             return Err(Error::new(ErrorKind::Closed, "the client is closed"));
         }
         Ok(())
+    }
+
+    /// Hands a recording's queue to the engine (it takes it at its next step).
+    pub fn attach_tap(&self, tap: Tap) {
+        self.taps.lock_or_recover().push(tap);
+        self.new_taps.store(true, Release);
+    }
+
+    /// Whether recordings wait to be taken (a plain load on every engine step).
+    #[inline]
+    pub fn has_new_taps(&self) -> bool {
+        self.new_taps.load(Relaxed)
+    }
+
+    /// The recordings started since the last call.
+    pub fn take_taps(&self) -> Vec<Tap> {
+        let mut t = self.taps.lock_or_recover();
+        self.new_taps.store(false, Relaxed);
+        std::mem::take(&mut *t)
     }
 
     /// Asks the engine to carry out a fault at its next step (`hl_client_fault`).

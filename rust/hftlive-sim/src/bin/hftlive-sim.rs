@@ -3,24 +3,30 @@
 //! ```text
 //! hftlive-sim <name> [--seed N] [--rate R] [--levels L] [--trade-ratio X] [--fuse-deletions]
 //!             [--poll-us U] [--arrivals periodic|poisson] [--burst N]
-//!             [--symbol S --tick T --lot L --price P]...
+//!             [--symbol S --tick T --lot L --price P [--replay FILE]...]...
+//!             [--replay FILE]... [--replay-speed X]
 //! hftlive-sim <name> --config sim.json      (JSON as SimConfig; <name> overrides its name)
+//!
+//! `--replay FILE` (repeatable, in order) replays recorded `.npz` files for the instrument of the
+//! `--symbol` before it (or the only one) at `--replay-speed` times the recorded speed (default
+//! 1; 0 = as fast as possible) instead of the random walk.
 //! ```
 //!
 //! Prints `ready <name>` on stdout once its IPC ports exist, runs until SIGINT/SIGTERM, then
 //! drops its ports and exits 0.
 
-use std::{io::Write, process::ExitCode, time::Duration};
+use std::{collections::HashMap, io::Write, process::ExitCode, time::Duration};
 
 use hftlive_sim::{
     iox::{cleanup_dead_nodes, prepare_dirs},
-    Sim, SimConfig, SimInstrument,
+    ReplayConfig, ReplayFiles, Sim, SimConfig, SimInstrument,
 };
 use iceoryx2::prelude::{ipc, NodeBuilder};
 
 const USAGE: &str = "usage: hftlive-sim <name> [--seed N] [--rate R] [--levels L] \
 [--trade-ratio X] [--fuse-deletions] [--poll-us U] [--arrivals periodic|poisson] [--burst N] \
-[--symbol S --tick T --lot L --price P]...\n       \
+[--symbol S --tick T --lot L --price P [--replay FILE]...]... [--replay FILE]... \
+[--replay-speed X]\n       \
 hftlive-sim <name> --config sim.json";
 
 fn parse_args(args: &[String]) -> Result<SimConfig, String> {
@@ -32,6 +38,9 @@ fn parse_args(args: &[String]) -> Result<SimConfig, String> {
     let mut config = SimConfig::new(&name, Vec::new());
     let mut from_file: Option<SimConfig> = None;
     let mut instruments: Vec<SimInstrument> = Vec::new();
+    // (symbol it follows, if any; file), in order.
+    let mut replay: Vec<(Option<String>, String)> = Vec::new();
+    let mut speed: f64 = 1.0;
     fn value<'a>(
         it: &mut impl Iterator<Item = &'a String>,
         flag: &str,
@@ -86,6 +95,11 @@ fn parse_args(args: &[String]) -> Result<SimConfig, String> {
                 let v = num(value(&mut it, flag)?, flag)?;
                 current(&mut instruments, flag)?.start_price = v;
             }
+            "--replay" => {
+                let file = value(&mut it, flag)?.clone();
+                replay.push((instruments.last().map(|i| i.symbol.clone()), file));
+            }
+            "--replay-speed" => speed = num(value(&mut it, flag)?, flag)?,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
@@ -94,6 +108,19 @@ fn parse_args(args: &[String]) -> Result<SimConfig, String> {
         file.name = name;
         file.instruments.extend(instruments);
         return Ok(file);
+    }
+    if !replay.is_empty() {
+        let files = if replay.iter().all(|(s, _)| s.is_none()) {
+            ReplayFiles::List(replay.into_iter().map(|(_, f)| f).collect())
+        } else {
+            let mut by: HashMap<String, Vec<String>> = HashMap::new();
+            for (s, f) in replay {
+                let s = s.ok_or("--replay before the first --symbol: put it after one")?;
+                by.entry(s).or_default().push(f);
+            }
+            ReplayFiles::BySymbol(by)
+        };
+        config.replay = Some(ReplayConfig { files, speed });
     }
     if instruments.is_empty() {
         instruments.push(SimInstrument {

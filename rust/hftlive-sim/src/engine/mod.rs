@@ -4,6 +4,7 @@
 
 mod orders;
 mod publish;
+mod replay;
 mod resting;
 
 use std::{
@@ -29,6 +30,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::{
     market::{Market, MarketParams},
+    replay::Replay,
     Arrivals, Book, Command, Fault, Shared, SimConfig,
 };
 
@@ -43,6 +45,14 @@ pub(crate) fn run(
     cmd_rx: mpsc::Receiver<Command>,
     ready_tx: mpsc::SyncSender<Result<(), String>>,
 ) {
+    // Loaded here: hftbacktest's `Data` is not `Send`.
+    let replays = match crate::replay::open_all(&config) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = ready_tx.send(Err(format!("sim {}: {e}", config.name)));
+            return;
+        }
+    };
     let ports = IceoryxBuilder::new(&config.name)
         .bot(false)
         .sender::<LiveEvent>()
@@ -64,8 +74,13 @@ pub(crate) fn run(
             return;
         }
     };
+    let n_replays = replays.iter().flatten().count() as u64;
+    shared
+        .counters
+        .replaying
+        .store(n_replays, Ordering::Relaxed);
     shared.running.store(true, Ordering::Release);
-    let mut engine = Engine::new(config, shared.clone(), tx, rx);
+    let mut engine = Engine::new(config, shared.clone(), tx, rx, replays);
     let _ = ready_tx.send(Ok(()));
     engine.run(&cmd_rx);
     drop(engine);
@@ -138,6 +153,8 @@ struct Inst {
     finished_fifo: VecDeque<u64>,
     pos_lots: i64,
     pos_ts: Option<i64>,
+    /// Replaying recorded files instead of the random walk.
+    replay: Option<Replay>,
 }
 
 impl Inst {
@@ -224,6 +241,7 @@ impl Engine {
         shared: Arc<Shared>,
         tx: IceoryxSender<LiveEvent>,
         rx: IceoryxReceiver<LiveRequest>,
+        mut replays: Vec<Option<(Replay, Vec<hftbacktest::types::Event>)>>,
     ) -> Self {
         let cfg_seed = cfg.seed;
         let mut insts = Vec::new();
@@ -236,13 +254,17 @@ impl Engine {
                 .wrapping_add(i as u64)
                 .rotate_left(17)
                 ^ 0x5151_5eed;
-            let market = Market::new(MarketParams {
+            let mut market = Market::new(MarketParams {
                 seed,
                 start_tick,
                 levels: cfg.levels,
                 max_lots: cfg.max_level_lots as i64,
                 trade_ratio: cfg.trade_ratio,
                 fuse_order: cfg.fuse_deletions,
+            });
+            let replay = replays.get_mut(i).and_then(Option::take).map(|(r, book)| {
+                crate::replay::initial_book(&mut market, &book, ins.tick_size, ins.lot_size);
+                r
             });
             by_symbol.insert(ins.symbol.clone(), i);
             insts.push(Inst {
@@ -257,6 +279,7 @@ impl Engine {
                 finished_fifo: VecDeque::new(),
                 pos_lots: 0,
                 pos_ts: None,
+                replay,
             });
         }
         Self {
@@ -342,7 +365,11 @@ impl Engine {
 
             // Market data.
             let now = Instant::now();
-            let active = !self.paused && self.insts.iter().any(Inst::streaming);
+            let active = !self.paused
+                && self
+                    .insts
+                    .iter()
+                    .any(|i| i.streaming() && i.replay.is_none());
             match (period, active) {
                 (Some(period), true) => {
                     let mut n = 0;
@@ -369,6 +396,13 @@ impl Engine {
 
             // Idle until the next market event, delayed request or poll.
             let mut wake = now + poll;
+            if !self.paused {
+                for idx in 0..self.insts.len() {
+                    if let Some(due) = self.replay_step(idx, now) {
+                        wake = wake.min(due);
+                    }
+                }
+            }
             if let (Some(_), true) = (period, active) {
                 wake = wake.min(next_due);
             }
@@ -393,6 +427,9 @@ impl Engine {
         match fault {
             Fault::PauseMarket(p) => {
                 self.paused = p;
+                for r in self.insts.iter_mut().filter_map(|i| i.replay.as_mut()) {
+                    r.rebase();
+                }
                 if !p {
                     self.stale_fired = true;
                 }

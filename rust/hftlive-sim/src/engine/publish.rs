@@ -97,7 +97,7 @@ impl Engine {
         let n = self.insts.len();
         for k in 0..n {
             let idx = (self.rr + k) % n;
-            if self.insts[idx].streaming() {
+            if self.insts[idx].streaming() && self.insts[idx].replay.is_none() {
                 self.rr = idx + 1;
                 let step = self.insts[idx].market.step();
                 self.publish_step(idx, &step);

@@ -25,7 +25,7 @@ pub(super) static CLIENTS: HandleTable<Client, CLIENT_SLOTS> = HandleTable::new(
 
 /// A status from a result: a count or `HL_OK`, or the error's code with its message (if it has
 /// one) kept as the client's last error.
-fn status<T: Into<Status>>(c: &Client, r: Result<T, Error>) -> i32 {
+pub(super) fn status<T: Into<Status>>(c: &Client, r: Result<T, Error>) -> i32 {
     match r {
         Ok(v) => v.into().0,
         Err(e) => {
@@ -38,7 +38,7 @@ fn status<T: Into<Status>>(c: &Client, r: Result<T, Error>) -> i32 {
 }
 
 /// A success status: `HL_OK`, or a count.
-struct Status(i32);
+pub(super) struct Status(i32);
 
 impl From<()> for Status {
     fn from(_: ()) -> Self {
@@ -53,7 +53,7 @@ impl From<usize> for Status {
 }
 
 /// `HL_E_ARGUMENT` with "`{what}`: null buffer" as the last error.
-fn null_buffer(c: &Client, what: &str) -> i32 {
+pub(super) fn null_buffer(c: &Client, what: &str) -> i32 {
     status::<()>(
         c,
         Err(Error::new(

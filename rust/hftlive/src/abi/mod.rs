@@ -10,10 +10,12 @@
 mod boundary;
 mod client;
 mod exit;
+mod record;
 mod sim;
 
 pub use client::*;
 pub use exit::hl_client_guard;
+pub use record::*;
 pub use sim::*;
 
 use crate::{

@@ -110,6 +110,7 @@ pub unsafe extern "C" fn hl_sim_stats(h: u32, out: *mut f64, n: u32) -> i32 {
                 st.ipc_errors,
                 st.running,
                 st.resting,
+                st.replaying,
             ]
             .map(|x| x as f64);
             // SAFETY: the caller's contract: `out` is valid for `n` f64 (checked non-null).

@@ -21,6 +21,10 @@ const EV_KIND_MASK: u64 = 0xFF;
 
 impl Engine {
     pub(super) fn on_feed(&mut self, a: usize, e: &Event) {
+        if !self.taps.is_empty() {
+            self.tap_event(a, e);
+        }
+        self.regs[a].last_ts = (e.exch_ts, e.local_ts);
         let kind = e.ev & EV_KIND_MASK;
         let side: i8 = if e.ev & BUY_EVENT != 0 {
             1
@@ -67,6 +71,9 @@ impl Engine {
 
     /// Empties the book of `a` and says so (a DEPTH_CLEAR of both sides).
     pub(super) fn clear_book(&mut self, a: usize, ts: i64) {
+        if !self.taps.is_empty() {
+            self.tap_clear(a, ts);
+        }
         self.shared.state().assets[a].book.clear(Side::None, 0.0);
         let aux = DEPTH_CLEAR_EVENT as u32;
         self.stage(record::depth_clear(0, a as u16, aux, f64::NAN, 0, ts));

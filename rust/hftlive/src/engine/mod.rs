@@ -23,6 +23,7 @@ mod exit;
 mod flood;
 mod market;
 mod orders;
+mod recording;
 mod registration;
 mod requests;
 
@@ -52,6 +53,7 @@ use crate::{
     error::{Error, ErrorKind},
     iox::{self, ChannelConfig, Liveness, Peer, DEFAULT_CHANNEL},
     record::{self, Rec, ERR_ENGINE, NO_ASSET},
+    recorder::Tap,
     ring::RingProducer,
     shared::Shared,
 };
@@ -88,6 +90,8 @@ struct AssetReg {
     /// After a connector (re)start: the ids of the orders held then; those its registration
     /// answer does not report end as Expired (ambiguous).
     reconcile: Option<HashSet<u64>>,
+    /// (exch_ts, local_ts) of the last feed event: the time of a recording's snapshot.
+    last_ts: (i64, i64),
 }
 
 /// The engine: owns the IPC ports (not `Send`), so it lives on one thread.
@@ -117,6 +121,8 @@ pub struct Engine {
     request_timeout: Duration,
     /// Cancel on exit ran (or is not wanted again).
     exited: bool,
+    /// The recordings running (`crate::recorder`).
+    taps: Vec<Tap>,
 }
 
 /// Builds the ports on the calling (engine) thread, says so on `ready`, and runs until the
@@ -180,6 +186,7 @@ impl Engine {
                 bbo: Bbo::EMPTY,
                 bbo_pending: None,
                 reconcile: None,
+                last_ts: (0, 0),
             });
         }
         let wait_node = if cfg.engine_wait == EngineWait::NodeWait {
@@ -212,6 +219,7 @@ impl Engine {
             flood: None,
             request_timeout: Duration::from_millis(cfg.request_timeout_ms),
             exited: false,
+            taps: Vec::new(),
             shared,
             conns,
             regs,
@@ -238,6 +246,12 @@ impl Engine {
         let flooding = self.inject_fault();
         #[cfg(not(feature = "fault-injection"))]
         let flooding = false;
+        if self.shared.has_new_taps() {
+            self.attach_taps();
+        }
+        if !self.taps.is_empty() {
+            self.service_taps();
+        }
         let mut busy = self.send_commands() | flooding;
         let mut received = false;
         for c in 0..self.conns.len() {

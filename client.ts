@@ -959,8 +959,8 @@ export class LiveClient {
     this.#closeRequested = true;
     // The caller's pending waits end now (the cancels on exit below wait on their own).
     if (this.#failure === undefined) this.#desk.close("the client was closed", undefined);
+    await this.#cancelOnExit(); // first: a monitor's graceful shutdown may wait on a viewer
     await closeMonitors(this.#router);
-    await this.#cancelOnExit();
     unguard(this);
     this.#closing = true;
     LiveClient.#pinned.delete(this);

@@ -336,6 +336,8 @@ export class OrderDesk {
     if (options?.wait) {
       checkTimeout(options.timeoutMs ?? this.#waitTimeoutMs, what, "timeoutMs");
     }
+    // Cancels already waiting for room go first (room may have freed without an order update).
+    this.retryCancels();
     const active = this.#tracker.active(asset);
     const send = active.filter((o) => o.req === OrderStatus.None && o.status !== OrderStatus.None);
     const defer = active.filter((o) =>
@@ -343,7 +345,9 @@ export class OrderDesk {
     );
     // Cancelling everything reduces risk: the client's own rate limit never refuses it, it
     // borrows the tokens (later requests are refused until the debt is repaid).
-    this.#limiter?.force(send.length + defer.length);
+    this.#limiter?.force(
+      send.filter((o) => !this.#cancelBacklog.has(o.orderId)).length + defer.length,
+    );
     const sent: number[] = [];
     const failed: { orderId: number; error: Error }[] = [];
     for (const o of send) {
@@ -529,11 +533,16 @@ export class OrderDesk {
       this.#sendDeferredCancel(ev.orderId);
     }
     // An answer freed room in the core's queue: cancels waiting for it go out.
-    if (this.#cancelBacklog.size > 0) this.#sendBacklog();
+    this.retryCancels();
   }
 
-  /** Sends the backlog of `cancelAll` until the core's queue is full again. */
-  #sendBacklog(): void {
+  /**
+   * Sends the backlog of `cancelAll` until the core's queue is full again. Called after order
+   * updates, at the start of `cancelAll` and on the client's periodic tick (≤ 250 ms), since
+   * the core can free room without a record reaching the desk.
+   */
+  retryCancels(): void {
+    if (this.#cancelBacklog.size === 0) return;
     for (const id of this.#cancelBacklog) {
       const o = this.#tracker.get(id);
       if (o === undefined || isTerminalStatus(o.status) || o.req === OrderStatus.Canceled) {
@@ -598,8 +607,10 @@ export class OrderDesk {
         }
         this.#finish(w, ev);
       } else {
-        const settled = isTerminalStatus(ev.status) ||
-          (ev.req === OrderStatus.None && !this.#tracker.hasCancelOnAck(ev.orderId) &&
+        // The tracker's state, not `ev`: a callback may have sent the cancel since.
+        const cur = this.#tracker.get(ev.orderId) ?? ev;
+        const settled = isTerminalStatus(cur.status) ||
+          (cur.req === OrderStatus.None && !this.#tracker.hasCancelOnAck(ev.orderId) &&
             !this.#cancelBacklog.has(ev.orderId));
         if (settled && previous !== undefined) this.#finish(w, ev);
       }
@@ -616,6 +627,18 @@ export class OrderDesk {
         "the cancel deferred to its acknowledgement could not be sent",
       );
     }
+  }
+
+  /** Cancels of `cancelAll` dropped before they could be sent: one error names them. */
+  #reportUnsent(ids: number[], why: string): void {
+    if (ids.length === 0) return;
+    const shown = ids.slice(0, 10).join(", ") + (ids.length > 10 ? `, … (${ids.length})` : "");
+    this.#sink.clientError(
+      this.#tracker.get(ids[0])?.asset ?? -1,
+      0,
+      ids[0],
+      `${ids.length} cancels of cancelAll waiting for room in the core's queue were not sent (${why}); those orders may still rest, cancel them again: ${shown}`,
+    );
   }
 
   /** A cancel sent later on the user's behalf failed: reported, and its waits reject. */
@@ -649,10 +672,15 @@ export class OrderDesk {
    */
   connectorDown(name: string, ofConnector: (asset: number) => boolean): void {
     this.#tracker.dropCancelOnAck((o) => ofConnector(o.asset));
+    const dropped: number[] = [];
     for (const id of this.#cancelBacklog) {
       const o = this.#tracker.get(id);
-      if (o === undefined || ofConnector(o.asset)) this.#cancelBacklog.delete(id);
+      if (o === undefined || ofConnector(o.asset)) {
+        this.#cancelBacklog.delete(id);
+        if (o !== undefined && !isTerminalStatus(o.status)) dropped.push(id);
+      }
     }
+    this.#reportUnsent(dropped, `connector "${name}" went away`);
     for (const [id, ws] of [...this.#waiters]) {
       const o = this.#tracker.get(id);
       if (o === undefined || !ofConnector(o.asset)) continue;
@@ -670,6 +698,7 @@ export class OrderDesk {
 
   /** Rejects every pending wait (the client closed; `failure` is why it stopped, if it failed). */
   close(why: string, failure: Error | undefined): void {
+    this.#reportUnsent([...this.#cancelBacklog], why);
     this.#cancelBacklog.clear();
     for (const ws of [...this.#waiters.values()]) {
       for (const w of [...ws]) {

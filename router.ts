@@ -325,6 +325,7 @@ export class EventRouter implements DeskSink {
     this.#lastTick = now;
     this.#p.health.roll(now);
     this.#apply(this.#p.connectivity.tick(now, this.#p.staleAfterNs));
+    this.#desk?.retryCancels(); // room in the core's queue may have freed without a record
   }
 
   /**

@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import {
+  BackpressureError,
   CancelAllError,
   ClosedError,
   ConnectionError,
@@ -67,6 +68,8 @@ interface Fixture {
   readonly refuseCancel: Set<number>;
   /** Refuse every submit (throws). */
   refuseSubmit: boolean;
+  /** The core's queue is full: every cancel throws BackpressureError. */
+  fullQueue: boolean;
   /** The core's clock (ns). */
   now: number;
   /** Called by the sink on every delivery (a user callback). */
@@ -85,6 +88,7 @@ function fixture(
     errors: [] as ClientError[],
     refuseCancel: new Set<number>(),
     refuseSubmit: false,
+    fullQueue: false,
     now: 1_000,
     onDeliver: undefined as ((ev: OrderUpdate | Fill) => void) | undefined,
     waits: 0,
@@ -97,6 +101,7 @@ function fixture(
     },
     cancel: (asset, orderId) => {
       if (f.refuseCancel.has(orderId)) throw new Error(`queue full for cancel ${orderId}`);
+      if (f.fullQueue) throw new BackpressureError(`Cannot cancel order ${orderId}: queue full`);
       f.cancels.push([asset, orderId]);
     },
     now: () => f.now,
@@ -958,4 +963,65 @@ Deno.test("OrderDesk fails fast with ConnectionError, nothing sent, while the co
   downs.add("a");
   assert.throws(() => desk.cancel(8), ConnectionError);
   assert.deepEqual(sent, [8]);
+});
+
+Deno.test("OrderDesk.cancelAll: cancels a full queue refuses wait for room, then go out on a retry without any order update", () => {
+  const f = fixture();
+  for (const id of [1, 2, 3]) {
+    place(f, id);
+    ack(f, id);
+  }
+  f.fullQueue = true;
+  const ids = f.desk.cancelAll(0) as number[];
+  assert.deepEqual([...ids].sort(), [1, 2, 3]);
+  assert.equal(f.cancels.length, 0);
+  assert.equal(f.desk.cancelBacklog, 3);
+  f.desk.retryCancels(); // still full
+  assert.equal(f.cancels.length, 0);
+  // A second cancelAll neither duplicates nor loses them.
+  assert.deepEqual([...(f.desk.cancelAll(0) as number[])].sort(), [1, 2, 3]);
+  assert.equal(f.desk.cancelBacklog, 3);
+  f.fullQueue = false;
+  f.desk.retryCancels(); // the client's tick: room freed though no record came
+  assert.deepEqual(f.cancels.map((c) => c[1]).sort(), [1, 2, 3]);
+  assert.equal(f.desk.cancelBacklog, 0);
+  assert.equal(f.errors.length, 0);
+});
+
+Deno.test("OrderDesk.cancelAll: waiting cancels dropped with their connector are reported by id", () => {
+  const f = fixture();
+  place(f, 7, 0);
+  ack(f, 7);
+  place(f, 8, 1);
+  ack(f, 8);
+  f.fullQueue = true;
+  f.desk.cancelAll(undefined);
+  assert.equal(f.desk.cancelBacklog, 2);
+  f.desk.connectorDown("a", onA);
+  assert.equal(f.desk.cancelBacklog, 1, "connector b's cancel still waits");
+  const e = f.errors.find((x) => /cancels of cancelAll/.test(x.message));
+  assert.ok(e, JSON.stringify(f.errors));
+  assert.match(e.message, /^1 cancels of cancelAll .* not sent \(connector "a" went away\).*: 7$/);
+  f.desk.close("the test ended", undefined);
+  assert.equal(f.desk.cancelBacklog, 0);
+  assert.ok(f.errors.some((x) => /not sent \(the test ended\).*: 8$/.test(x.message)));
+});
+
+Deno.test("OrderDesk: a cancel wait started inside an order callback waits for the cancel's answer", async () => {
+  const f = fixture();
+  place(f, 5);
+  let p: Promise<Order> | undefined;
+  f.onDeliver = (ev) => {
+    if (ev.type === "order" && ev.status === OrderStatus.New && p === undefined) {
+      p = f.desk.wait("cancel", f.desk.cancel(5), { timeoutMs: 1000 });
+    }
+  };
+  ack(f, 5);
+  assert.ok(p);
+  let settled = false;
+  p.then(() => (settled = true), () => (settled = true));
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(settled, false, "not resolved by the acknowledgement it was started in");
+  answer(f, 5, { status: OrderStatus.Canceled });
+  assert.equal((await p).status, OrderStatus.Canceled);
 });

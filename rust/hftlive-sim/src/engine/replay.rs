@@ -28,16 +28,10 @@ impl Engine {
             let rp = inst.replay.as_mut().filter(|r| !r.done)?;
             let first = match rp.peek() {
                 Ok(Some(e)) => e.clone(),
-                Ok(None) => {
-                    rp.done = true;
-                    self.out
-                        .counters()
-                        .replaying
-                        .fetch_sub(1, Ordering::Relaxed);
-                    return None;
-                }
-                Err(msg) => {
-                    eprintln!("hftlive-sim: {msg}; the replay of {} ends", inst.symbol);
+                end => {
+                    if let Err(msg) = end {
+                        eprintln!("hftlive-sim: {msg}; the replay of {} ends", inst.symbol);
+                    }
                     rp.done = true;
                     self.out
                         .counters()

@@ -67,6 +67,10 @@ struct Conn {
     assets: Vec<usize>,
     liveness: Liveness,
     peer: Option<Peer>,
+    /// The publisher whose process looked gone and made the check run the full cleanup at
+    /// once: not again for the same publisher (a process in another pid namespace always looks
+    /// gone; the periodic cleanup still runs).
+    forced_cleanup_for: Option<Peer>,
     /// Assets whose batch (registration answer) is in progress.
     batch: Option<Vec<usize>>,
     /// Registrations sent since the connector was last seen coming up, oldest first.
@@ -468,6 +472,7 @@ impl Conn {
             assets: Vec::new(),
             liveness: Liveness::open(name, channel)?,
             peer: None,
+            forced_cleanup_for: None,
             batch: None,
             pending: VecDeque::new(),
             pending_reject: None,

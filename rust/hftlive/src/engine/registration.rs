@@ -36,9 +36,11 @@ impl Engine {
         for c in 0..self.conns.len() {
             let mut peer = self.conns[c].liveness.peer();
             if let (Peer::Up(_), Some(pid)) = peer {
-                if !cleaned && !iox::process_exists(pid) {
+                let seen = self.conns[c].forced_cleanup_for == Some(peer.0);
+                if !cleaned && !seen && !iox::process_exists(pid) {
                     cleaned = true;
                     self.last_cleanup = Some(now);
+                    self.conns[c].forced_cleanup_for = Some(peer.0);
                     iox::cleanup_dead_nodes();
                     peer = self.conns[c].liveness.peer();
                 }

@@ -616,7 +616,11 @@ export class Monitor {
         connector: spec.connector,
         pd: decimals(spec.tickSize),
         qd: decimals(spec.lotSize),
-        bbo: b === undefined
+        // From the same read of the core's book as the ladder (the last bbo event the client
+        // delivered can be a step behind it), else that event.
+        bbo: d.bids.length > 0 && d.asks.length > 0
+          ? [d.bids[0].price, d.bids[0].qty, d.asks[0].price, d.asks[0].qty]
+          : b === undefined
           ? null
           : [num(b.bidPrice), num(b.bidQty), num(b.askPrice), num(b.askQty)],
         bids: d.bids.map((l) => [l.price, l.qty]),

@@ -41,16 +41,15 @@ fn some_ids(ids: &[u64]) -> String {
 
 impl Engine {
     /// Cancels every active order and waits for the answers, at most `exit_timeout_ms`; then
-    /// reports what it did in an ERROR record. Once per engine; not after a failure.
+    /// reports what it did in an ERROR record (from `Drop`: once per engine); not after a failure.
     pub(super) fn cancel_on_exit(&mut self) {
         let (on, timeout_ms) = {
             let cfg = self.shared.config();
             (cfg.cancel_on_exit, cfg.exit_timeout_ms)
         };
-        if self.exited || !on || self.shared.signal().is_failed() {
+        if !on || self.shared.signal().is_failed() {
             return;
         }
-        self.exited = true;
         let timeout = Duration::from_millis(timeout_ms);
         let start = Instant::now();
         self.withdraw_unsent_submits();
@@ -180,7 +179,7 @@ pub(crate) fn rescue_after_failure(shared: &Shared) -> Option<String> {
     }
     let deadline = Instant::now() + Duration::from_millis(cfg.exit_timeout_ms);
     let window = match shared.stats().window.load(Relaxed) as usize {
-        0 => 1_000,
+        0 => super::requests::DEFAULT_WINDOW,
         w => w,
     };
     let mut parts: Vec<String> = Vec::new();

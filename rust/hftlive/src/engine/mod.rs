@@ -49,7 +49,7 @@ pub(crate) use crate::clock::now_ns;
 use crate::{
     book::Bbo,
     commands::Cmd,
-    config::EngineWait,
+    config::{EngineWait, Mode},
     error::{Error, ErrorKind},
     iox::{self, ChannelConfig, Liveness, Peer, DEFAULT_CHANNEL},
     record::{self, Rec, ERR_ENGINE, NO_ASSET},
@@ -123,8 +123,8 @@ pub struct Engine {
     #[cfg(feature = "fault-injection")]
     flood: Option<u64>,
     request_timeout: Duration,
-    /// Cancel on exit ran (or is not wanted again).
-    exited: bool,
+    /// Run by the thread that polls its client (`Mode::Inline`).
+    inline: bool,
     /// The recordings running (`crate::recorder`).
     taps: Vec<Tap>,
 }
@@ -222,7 +222,7 @@ impl Engine {
             #[cfg(feature = "fault-injection")]
             flood: None,
             request_timeout: Duration::from_millis(cfg.request_timeout_ms),
-            exited: false,
+            inline: cfg.mode == Mode::Inline,
             taps: Vec::new(),
             shared,
             conns,
@@ -304,12 +304,14 @@ impl Engine {
                         self.on_event(c, ev, false);
                     }
                     // A whole message is in (not inside a batch) and made records: hand them
-                    // over now, not after the messages that follow it and the rest of the step
-                    // (an inline poll returns them once this step ends).
+                    // over now, not after the messages that follow it. An inline poll returns
+                    // them only once this step ends, so an inline engine also ends the pass.
                     let conn = &self.conns[c];
                     if !conn.market_batch && conn.batch.is_none() && self.out.has_staged() {
                         self.out.flush(self.shared.signal());
-                        break;
+                        if self.inline {
+                            break;
+                        }
                     }
                 }
                 Ok(None) => break,

@@ -29,7 +29,7 @@ use crate::{
 pub(super) const SENDS_PER_STEP: usize = 256;
 
 /// The window when neither the connector's buffer nor the channel configuration is known.
-const DEFAULT_WINDOW: usize = 5_000;
+pub(super) const DEFAULT_WINDOW: usize = 5_000;
 
 /// One connector's requests: waiting to be sent, and sent awaiting an answer.
 #[derive(Default)]

@@ -12,7 +12,6 @@ mod npz;
 mod tap;
 mod writer;
 
-pub use npz::{npy_header, ARRAY_NAME};
 pub(crate) use tap::{snapshot_items, Item, Tap};
 
 use std::{
@@ -263,11 +262,6 @@ impl Recorder {
         let files = self.shared.files.lock_or_recover().clone();
         let error = self.shared.error.lock_or_recover().clone();
         serde_json::json!({ "files": files, "error": error }).to_string()
-    }
-
-    /// The complete files so far.
-    pub fn files(&self) -> Vec<String> {
-        self.shared.files.lock_or_recover().clone()
     }
 }
 

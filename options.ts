@@ -522,7 +522,7 @@ export function nativeConfig(r: ResolvedOptions): Record<string, unknown> {
   };
 }
 
-/** The faults {@linkcode LiveClient.injectFault} knows. */
+/** The faults {@linkcode LiveClient.injectFault} knows, in the core's numbering (1, 2, …). */
 export const CLIENT_FAULTS: readonly ClientFault[] = [
   "enginePanic",
   "unknownRecord",

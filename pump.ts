@@ -89,7 +89,8 @@ export async function runPump(host: WeakRef<PumpHost>, wake: WakeSource): Promis
       busySince = -1;
       if (gone(host)) return;
       const r = await wake.sleep();
-      woke = wake.wokeAt;
+      // A tick (0) is no wake-up: the doorbell's last read time would be stale.
+      woke = r === 0 ? 0 : wake.wokeAt;
       if (r !== undefined) {
         if (!step(host, r, woke)) return;
         woke = 0;

@@ -11,7 +11,7 @@
 
 import { ClosedError, ErrorCode, errorFromStatus, type LiveError, NativeError } from "../errors.ts";
 import type { BookLevel, Order, Position, RequestStats } from "../models.ts";
-import type { ClientFault } from "../options.ts";
+import { CLIENT_FAULTS, type ClientFault } from "../options.ts";
 import type { ValidOrder } from "../orders.ts";
 import { decodeOrder, RecordDecoder } from "./codec.ts";
 import { loadLibrary, type LoadOptions, type NativeLibrary } from "./library.ts";
@@ -372,7 +372,7 @@ export class NativeClient {
 
   /** Fault injection (`hl_client_fault`). */
   fault(kind: ClientFault): void {
-    const code = { enginePanic: 1, unknownRecord: 2, flood: 3, floodStop: 4 }[kind];
+    const code = CLIENT_FAULTS.indexOf(kind) + 1;
     this.#check(this.lib.symbols.hl_client_fault(this.handle, code), "Cannot inject a fault");
   }
 

@@ -37,16 +37,18 @@ export async function recordBench(): Promise<void> {
   const totals = { written: 0, dropped: 0, files: 0, bytes: 0 };
   const m0 = sim.stats().marketEvents;
   let rec: Recorder | undefined;
+  /** Stops the running recording and adds its results to the totals. */
+  const stopRecording = async (r: Recorder): Promise<void> => {
+    const { stats: st, files } = await r.stop();
+    totals.written += st.eventsWritten;
+    totals.dropped += st.dropped;
+    totals.files += files.length;
+    totals.bytes += st.bytesClosed;
+  };
   for (let s = 0; s < seconds; s++) {
     if (s % phase === 0) {
-      if (rec) {
-        const { stats: st, files } = await rec.stop();
-        totals.written += st.eventsWritten;
-        totals.dropped += st.dropped;
-        totals.files += files.length;
-        totals.bytes += st.bytesClosed;
-        rec = undefined;
-      }
+      if (rec) await stopRecording(rec);
+      rec = undefined;
       if (phases.length > 0) phases[phases.length - 1].to = n;
       state = (s / phase) % 2 === 0 ? first : second;
       phases.push({ state, from: n, to: n });
@@ -57,13 +59,7 @@ export async function recordBench(): Promise<void> {
   }
   state = "warm";
   phases[phases.length - 1].to = n;
-  if (rec) {
-    const { stats: st, files } = await rec.stop();
-    totals.written += st.eventsWritten;
-    totals.dropped += st.dropped;
-    totals.files += files.length;
-    totals.bytes += st.bytesClosed;
-  }
+  if (rec) await stopRecording(rec);
   const m1 = sim.stats().marketEvents;
   const pick = (st: "off" | "on"): number[] =>
     phases.filter((p) => p.state === st).flatMap((p) => Array.from(samples.subarray(p.from, p.to)));
